@@ -1,0 +1,20 @@
+import pytest
+from saat_nb.core import get_preset, data_root, PRESETS
+
+def test_presets_named_and_overridable():
+    assert set(PRESETS) == {'smoke', 'cpu', 'paper'}
+    assert get_preset('cpu', steps=3).steps == 3
+    with pytest.raises(KeyError): get_preset('huge')
+    with pytest.raises(TypeError): get_preset('cpu', not_a_field=1)
+
+def test_paper_preset_is_the_papers():
+    p = get_preset('paper')
+    assert (p.size, p.width, p.bs, p.steps, p.lr_det, p.lr_att, p.lr_dis, p.decay, p.lam, p.fg_weight) == \
+           (256, 256, 8, 200_000, 2e-4, 1e-4, 1e-4, 0.97, 0.1, 0.)
+
+def test_data_root_errors(tmp_path, monkeypatch):
+    monkeypatch.delenv('SAAT_DATA', raising=False)
+    with pytest.raises(FileNotFoundError, match='SAAT_DATA'): data_root()
+    with pytest.raises(FileNotFoundError, match='nope'): data_root(tmp_path / 'nope')
+    monkeypatch.setenv('SAAT_DATA', str(tmp_path))
+    assert data_root() == tmp_path

@@ -1,0 +1,106 @@
+"Metrics, results files and tables of saat_nb.evaluate."
+import json
+import numpy as np
+import pytest
+import torch
+from saat_nb.evaluate import (nme, failure_rate, ced, auc, summarize, Results, results_from_points,
+                              concat_results, save_results, load_results, metrics_table)
+
+def face(io=50., seed=0):
+    g = np.random.default_rng(seed).uniform(0, 100, (68, 2))
+    g[36], g[45] = (20, 30), (20 + io, 30)
+    return g
+
+def test_nme_perfect_is_zero():
+    g = face()
+    assert nme(g, g) == 0
+    assert (nme(np.stack([g, g]), np.stack([g, g])) == 0).all()
+
+def test_nme_hand_computed_shift():
+    g = face(io=50.)
+    assert nme(g + [3, 4], g) == pytest.approx(0.1)
+    assert nme(g + [-3, 4], g) == pytest.approx(0.1)
+    assert nme(g + [6, 8], g) == pytest.approx(0.2)
+
+def test_nme_scale_invariant():
+    rng = np.random.default_rng(1)
+    g = np.stack([face(seed=s) for s in range(4)]); p = g + rng.normal(0, 2, g.shape)
+    assert np.allclose(nme(3.7 * p, 3.7 * g), nme(p, g))
+
+def test_nme_one_bad_point():
+    g = face(io=50.); p = g.copy(); p[10] += [0, 68 * 5]   # one point 340 px off -> mean 5 px -> 0.1
+    assert nme(p, g) == pytest.approx(0.1)
+
+def test_nme_torch_in_torch_out_and_batch_shape():
+    g = torch.tensor(np.stack([face(seed=s) for s in range(3)]), dtype=torch.float32)
+    out = nme(g + torch.tensor([3., 4.]), g)
+    assert isinstance(out, torch.Tensor) and out.shape == (3,)
+    assert torch.allclose(out, torch.full((3,), 0.1), atol=1e-5)
+
+def test_nme_inter_pupil_differs():
+    g = face(); p = g + [3, 4]
+    assert nme(p, g, 'inter-pupil') != pytest.approx(nme(p, g))
+
+def test_nme_bad_input():
+    g = face()
+    with pytest.raises(ValueError, match='expected'): nme(g[:67], g[:67])
+    with pytest.raises(ValueError, match='gt has'): nme(g, g[None])
+    with pytest.raises(ValueError, match='norm'): nme(g, g, 'bogus')
+    z = g.copy(); z[45] = z[36]
+    with pytest.raises(ValueError, match='zero'): nme(g, z)
+
+def test_auc_and_failure_rate_extremes():
+    assert auc(np.zeros(5)) == 1 and failure_rate(np.zeros(5)) == 0
+    assert auc(np.full(5, 0.11)) == 0 and failure_rate(np.full(5, 0.11)) == 1
+    assert auc(np.full(5, 0.09), 0.08) == 0 and auc(np.full(5, 0.09), 0.10) == pytest.approx(0.1, abs=2e-3)
+    assert failure_rate([0.01, 0.09, 0.2, 0.3], 0.08) == 0.75
+
+def test_ced_monotone_and_bounds():
+    e = np.random.default_rng(0).gamma(3, 0.02, 200)
+    x, y = ced(e, 0.1, steps=50)
+    assert x.shape == y.shape == (51,) and x[0] == 0 and x[-1] == pytest.approx(0.1)
+    assert (np.diff(y) >= 0).all() and y[-1] == pytest.approx((e <= 0.1).mean())
+
+def test_empty_raises():
+    with pytest.raises(ValueError): auc([])
+    with pytest.raises(ValueError): failure_rate([])
+
+def test_summary_keys():
+    s = summarize([0.05, 0.09, 0.2], flip=True, method='authors')
+    assert s['nme'] == pytest.approx(100 * np.mean([0.05, 0.09, 0.2]))
+    assert s['fr@0.10'] == pytest.approx(100 / 3) and s['fr@0.08'] == pytest.approx(200 / 3)
+    assert s['n'] == 3 and s['flip'] is True and s['decoding'] == 'authors'
+
+def test_results_roundtrip(tmp_path):
+    g = np.stack([face(seed=s) for s in range(4)])
+    r = results_from_points(g + [3, 4], g, names=list('abcd'), split='helen_test', flip=True, method='argmax',
+                            meta={'preset': 'smoke', 'seed': 3})
+    f = save_results(tmp_path, r)
+    assert f == tmp_path / 'results_helen_test.npz'
+    r2 = load_results(f)
+    assert r2.split == 'helen_test' and r2.flip and r2.method == 'argmax' and r2.meta['seed'] == 3
+    assert np.allclose(r2.pred, r.pred) and list(r2.names) == list('abcd') and np.allclose(r2.nme, 0.1)
+    with np.load(f, allow_pickle=False) as z: assert {'nme', 'pred', 'gt', 'names'} <= set(z.files)
+    save_results(tmp_path, results_from_points(g, g, split='afw'))
+    m = json.loads((tmp_path / 'metrics.json').read_text())
+    assert set(m) == {'helen_test', 'afw'} and m['afw']['nme'] == 0
+
+def test_load_results_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='results_x.npz'): load_results(tmp_path, 'x')
+    with pytest.raises(ValueError, match='split'): load_results(tmp_path)
+    np.savez(tmp_path / 'bad.npz', nme=np.zeros(2))
+    with pytest.raises(ValueError, match='missing'): load_results(tmp_path / 'bad.npz')
+
+def test_results_shape_check():
+    with pytest.raises(ValueError, match='inconsistent'):
+        Results(np.zeros(2), np.zeros((3, 68, 2)), np.zeros((3, 68, 2)), ['a', 'b', 'c'])
+
+def test_concat_and_table(tmp_path):
+    g = np.stack([face(seed=s) for s in range(4)])
+    a, b = results_from_points(g + [3, 4], g, split='common'), results_from_points(g, g, split='challenging')
+    full = concat_results([a, b], 'full')
+    assert len(full) == 8 and full.summary()['nme'] == pytest.approx(5)
+    with pytest.raises(ValueError, match='mixed'): concat_results([a, results_from_points(g, g, flip=True)], 'x')
+    save_results(tmp_path, a)
+    t = metrics_table({'base': [a, b, full], 'fromdisk': tmp_path})
+    assert t.loc[('base', 'full'), 'nme'] == pytest.approx(5) and t.loc[('fromdisk', 'common'), 'nme'] == pytest.approx(10)

@@ -1,0 +1,150 @@
+"Tests of saat_nb.data: .pts IO, file checks, splits, geometry, heatmaps, dataset and loaders."
+import numpy as np, pytest, torch
+from pathlib import Path
+from hypothesis import given, settings, strategies as st
+from PIL import Image
+from saat_nb.core import get_preset
+from saat_nb.data import (read_pts, write_pts, PtsError, DatasetError, FLIP_PERM, find_faces, scan_dataset,
+                          split_items, missing_subsets, crop_face, render_heatmaps, LandmarkDataset,
+                          face_dataloaders, face_dataset, augment_params)
+
+PTS = np.random.default_rng(0).uniform(0, 300, (68, 2)).astype(np.float32)
+
+def _write(path, text): Path(path).write_text(text); return Path(path)
+
+def _body(n=68, bad=None): 
+    lines = [f"{x+1} {y+1}" for x, y in PTS[:n]]
+    if bad is not None: lines[-1] = bad
+    return lines
+
+def test_pts_round_trip(tmp_path):
+    assert np.allclose(read_pts(write_pts(tmp_path / 'a.pts', PTS)), PTS, atol=1e-5)
+    assert 'n_points: 68' in (tmp_path / 'a.pts').read_text()
+    # 1-based on disk, 0-based in memory
+    _write(tmp_path / 'h.pts', '\n'.join(['1 1'] * 68))
+    assert (read_pts(tmp_path / 'h.pts') == 0).all()
+
+@pytest.mark.parametrize('text,msg', [
+    ('\n'.join(_body(67)), 'found 67'),
+    ('\n'.join(_body(bad='12.0 abc')), "point 68 is not two numbers: '12.0 abc'"),
+    ('\n'.join(_body(bad='nan 3')), 'non-finite'),
+    ('\n'.join(_body(bad='inf 3')), 'non-finite'),
+    ('version: 1\nn_points: 67\n{\n' + '\n'.join(_body()) + '\n}', 'n_points: 67'),
+    ('version: 1\nn_points: 68\n{\n' + '\n'.join(_body()), 'closing brace'),
+    ('version: 1\nn_points: 68\n' + '\n'.join(_body()), 'opening brace'),
+])
+def test_bad_pts_names_file_and_problem(tmp_path, text, msg):
+    p = _write(tmp_path / 'broken_face.pts', text)
+    with pytest.raises(PtsError) as e: read_pts(p)
+    assert 'broken_face.pts' in str(e.value) and msg in str(e.value)
+
+def test_flip_perm():
+    assert (FLIP_PERM[FLIP_PERM] == np.arange(68)).all()
+    assert FLIP_PERM[36] == 45 and FLIP_PERM[45] == 36 and FLIP_PERM[48] == 54 and FLIP_PERM[65] == 67
+    assert sorted(FLIP_PERM) == list(range(68))
+
+def _pair(folder, stem, data_dir, truncate=False):
+    src = find_faces(data_dir, 'helen/testset')[0]
+    data = src.image.read_bytes()
+    (folder / f'{stem}.jpg').write_bytes(data[:len(data) // 3] if truncate else data)
+    (folder / f'{stem}.pts').write_bytes(src.pts.read_bytes())
+
+def test_unpaired_files_are_errors(tmp_path, data_dir):
+    _pair(tmp_path, 'ok', data_dir)
+    Image.new('RGB', (8, 8)).save(tmp_path / 'lonely.png')
+    with pytest.raises(DatasetError, match='lonely.png'): find_faces(tmp_path)
+    (tmp_path / 'lonely.png').unlink(); _write(tmp_path / 'orphan.pts', '\n'.join(_body()))
+    with pytest.raises(DatasetError, match='orphan.pts'): find_faces(tmp_path)
+
+def test_scan_reports_every_bad_file(tmp_path, data_dir):
+    _pair(tmp_path, 'good', data_dir)
+    _pair(tmp_path, 'truncated', data_dir, truncate=True)
+    _pair(tmp_path, 'badpts', data_dir); _write(tmp_path / 'badpts.pts', '\n'.join(_body(60)))
+    (tmp_path / 'garbage.jpg').write_bytes(b'no image here'); _write(tmp_path / 'garbage.pts', '\n'.join(_body()))
+    Image.new('RGB', (8, 8)).save(tmp_path / 'nopts.png')
+    rep = scan_dataset(tmp_path)
+    assert not rep.ok and [f.name for f in rep.faces] == ['good']
+    text = '\n'.join(rep.problems)
+    for name in ('truncated.jpg', 'badpts.pts', 'garbage.jpg', 'nopts.png'): assert name in text, text
+    assert len(rep.problems) == 4
+    with pytest.raises(DatasetError, match='4 bad file'): rep.raise_if_bad()
+
+def test_real_subset_scans_clean(data_dir):
+    rep = scan_dataset(data_dir, ['helen/testset'])
+    assert rep.ok and len(rep.faces) == 330
+
+def test_missing_root_and_subsets(tmp_path, data_dir):
+    with pytest.raises(FileNotFoundError, match='nowhere'): split_items(tmp_path / 'nowhere')
+    with pytest.raises(FileNotFoundError, match='ibug'): find_faces(data_dir, 'ibug')
+    with pytest.raises(DatasetError) as e: split_items(data_dir, 'paper')
+    assert all(s in str(e.value) for s in ('lfpw/trainset', 'lfpw/testset', 'ibug'))
+    assert 'helen' not in str(e.value).split(':')[-1] and 'afw' not in str(e.value).split(':')[-1]
+    assert missing_subsets(data_dir) == ['lfpw/trainset', 'lfpw/testset', 'ibug']
+
+def test_cross_split_sizes(data_dir):
+    s = split_items(data_dir, 'cross')
+    assert {k: len(v) for k, v in s.items()} == {'train': 870, 'valid': 330, 'test': 337}
+    assert s['test'][0].name.startswith('afw/') and s['train'] == sorted(s['train'], key=lambda f: f.name)
+
+def _marked(rot, zoom, flip, shift=(0., 0.), size=64, seed=0):
+    "Landmark 36 on a bright 3x3 block: distance between the block's centroid in the crop and the mapped point."
+    rng = np.random.default_rng(seed)
+    img = np.zeros((180, 220, 3), np.uint8)
+    pts = rng.uniform([50, 40], [170, 140], (68, 2)).astype(np.float32)
+    p = np.round(pts[36]).astype(int); pts[36] = p
+    img[p[1]-1:p[1]+2, p[0]-1:p[0]+2] = 255
+    out, q, _ = crop_face(img, pts, size, rot=rot, zoom=zoom, flip=flip, shift=shift)
+    g = out[..., 0].astype(float); ys, xs = np.mgrid[:size, :size]
+    assert g.sum() > 0
+    c = np.array([(g * xs).sum(), (g * ys).sum()]) / g.sum()
+    return np.abs(c - q[45 if flip else 36]).max()
+
+@settings(max_examples=25, deadline=None)
+@given(rot=st.floats(-30, 30), zoom=st.floats(0.75, 1.25), flip=st.booleans(), seed=st.integers(0, 1000),
+       size=st.sampled_from([64, 128]))
+def test_coordinates_follow_pixels(rot, zoom, flip, seed, size):
+    assert _marked(rot, zoom, flip, size=size, seed=seed) < 1.0
+
+def test_flip_mirrors_coordinates():
+    _, a, _ = crop_face(np.zeros((50, 50, 3), np.uint8), PTS / 6, 64)
+    _, b, _ = crop_face(np.zeros((50, 50, 3), np.uint8), PTS / 6, 64, flip=True)
+    assert np.allclose(b[:, 0], 63 - a[FLIP_PERM, 0], atol=1e-4) and np.allclose(b[:, 1], a[FLIP_PERM, 1], atol=1e-4)
+
+@settings(max_examples=20, deadline=None)
+@given(seed=st.integers(0, 10_000), sigma=st.floats(1.0, 5.1))
+def test_heatmap_argmax_recovers_point(seed, sigma):
+    pts = np.random.default_rng(seed).uniform(0, 63, (68, 2)).astype(np.float32)
+    hm = render_heatmaps(pts, 64, sigma)
+    assert hm.shape == (68, 64, 64) and hm.dtype == np.float32 and hm.max() <= 1.0
+    am = np.stack(np.unravel_index(hm.reshape(68, -1).argmax(1), (64, 64)), 1)[:, ::-1]
+    assert np.abs(am - pts).max() <= 1.0
+
+def test_augmentation_is_reproducible_and_varies(data_dir):
+    faces = find_faces(data_dir, 'helen/testset')[:3]
+    ds = LandmarkDataset(faces, 'smoke', train=True, seed=1)
+    a, b = ds[0], ds[0]
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
+    ds.set_epoch(1); c = ds[0]
+    assert not torch.equal(a[2], c[2])
+    ds2 = LandmarkDataset(faces, 'smoke', train=True, seed=1, cache=False)
+    assert torch.equal(ds2[0][0], a[0])
+    p = get_preset('paper')
+    assert augment_params(np.random.default_rng(7), p) == augment_params(np.random.default_rng(7), p)
+
+def test_dataset_and_loaders_on_real_data(data_dir):
+    p = get_preset('smoke')
+    dls = face_dataloaders(data_dir, 'smoke', seed=0, device='cpu')
+    x, hm, pts = dls.one_batch()
+    assert dls.n_inp == 1
+    assert x.shape == (p.bs, 3, p.size, p.size) and hm.shape == (p.bs, 68, p.size, p.size) and pts.shape == (p.bs, 68, 2)
+    assert x.dtype == torch.float32 and 0 <= x.min() <= x.max() <= 1
+    assert len(dls.train.dataset) == p.n_train and len(dls.valid.dataset) == p.n_valid
+    assert len(dls.train) == p.n_train // p.bs
+    # the heatmap peaks sit on the points
+    am = hm[0].flatten(1).argmax(1)
+    assert (torch.stack([am % p.size, am // p.size], 1).float() - pts[0]).abs().max() <= 1
+    # same seed, same first training batch
+    x2 = face_dataloaders(data_dir, 'smoke', seed=0, device='cpu').one_batch()[0]
+    assert torch.equal(x, x2)
+    t = face_dataset(data_dir, 'smoke', split='test', n=2)
+    assert len(t) == 2 and all(n.startswith('afw/') for n in t.names) and not t.train

@@ -91,7 +91,8 @@ def _marked(rot, zoom, flip, shift=(0., 0.), size=64, seed=0):
     rng = np.random.default_rng(seed)
     img = np.zeros((180, 220, 3), np.uint8)
     pts = rng.uniform([50, 40], [170, 140], (68, 2)).astype(np.float32)
-    p = np.round(pts[36]).astype(int); pts[36] = p
+    c = (pts.min(0) + pts.max(0)) / 2                    # keep the marked point well inside every crop
+    p = np.round(c + rng.uniform(-30, 30, 2)).astype(int); pts[36] = p
     img[p[1]-1:p[1]+2, p[0]-1:p[0]+2] = 255
     out, q, _ = crop_face(img, pts, size, rot=rot, zoom=zoom, flip=flip, shift=shift)
     g = out[..., 0].astype(float); ys, xs = np.mgrid[:size, :size]
@@ -99,11 +100,11 @@ def _marked(rot, zoom, flip, shift=(0., 0.), size=64, seed=0):
     c = np.array([(g * xs).sum(), (g * ys).sum()]) / g.sum()
     return np.abs(c - q[45 if flip else 36]).max()
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=40, deadline=None)
 @given(rot=st.floats(-30, 30), zoom=st.floats(0.75, 1.25), flip=st.booleans(), seed=st.integers(0, 1000),
        size=st.sampled_from([64, 128]))
 def test_coordinates_follow_pixels(rot, zoom, flip, seed, size):
-    assert _marked(rot, zoom, flip, size=size, seed=seed) < 1.0
+    assert _marked(rot, zoom, flip, size=size, seed=seed) < 0.5   # a half-pixel convention slip gives ~1 px
 
 def test_flip_mirrors_coordinates():
     _, a, _ = crop_face(np.zeros((50, 50, 3), np.uint8), PTS / 6, 64)

@@ -149,3 +149,19 @@ def test_dataset_and_loaders_on_real_data(data_dir):
     assert torch.equal(x, x2)
     t = face_dataset(data_dir, 'smoke', split='test', n=2)
     assert len(t) == 2 and all(n.startswith('afw/') for n in t.names) and not t.train
+
+def test_loader_heatmaps_match_items_and_fit_a_learner(data_dir):
+    from fastai.learner import Learner
+    dls = face_dataloaders(data_dir, 'smoke', seed=0, device='cpu')
+    x, hm, pts = dls.valid.one_batch()
+    ref = [dls.valid.dataset[i] for i in range(len(x))]
+    assert torch.allclose(torch.stack([r[1] for r in ref]), hm, atol=1e-6)
+    assert torch.equal(torch.stack([r[0] for r in ref]), x) and torch.equal(torch.stack([r[2] for r in ref]), pts)
+    seen = {}
+    def loss(pred, hm, pts):
+        seen['shapes'] = (pred.shape, hm.shape, pts.shape)
+        return ((pred - hm) ** 2).mean()
+    learn = Learner(dls, torch.nn.Conv2d(3, 68, 3, padding=1), loss_func=loss)
+    learn.fit(1, 1e-3)
+    p = get_preset('smoke')
+    assert seen['shapes'] == ((p.bs, 68, p.size, p.size), (p.bs, 68, p.size, p.size), (p.bs, 68, 2))

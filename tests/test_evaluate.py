@@ -104,3 +104,73 @@ def test_concat_and_table(tmp_path):
     save_results(tmp_path, a)
     t = metrics_table({'base': [a, b, full], 'fromdisk': tmp_path})
     assert t.loc[('base', 'full'), 'nme'] == pytest.approx(5) and t.loc[('fromdisk', 'common'), 'nme'] == pytest.approx(10)
+
+# --- flip, evaluate_model, corruptions, figures -------------------------------------------------------------
+from saat_nb.data import FLIP_PERM, render_heatmaps, face_dataset
+from saat_nb.hourglass import predict_landmarks, HourglassNet
+from saat_nb.evaluate import (evaluate_model, corrupt, CORRUPTIONS, robustness_report, plot_ced,
+                              plot_per_sample_nme, plot_hardest, plot_robustness, results_table)
+
+def _symmetric_face(size=64, seed=0):
+    "(68,2) points whose mirror image, re-labelled with FLIP_PERM, is the same face."
+    rng = np.random.default_rng(seed); p = np.zeros((68, 2))
+    for i, j in enumerate(FLIP_PERM):
+        if i < j or i == j:
+            p[i] = rng.integers(8, size - 8, 2)
+            if i == j: p[i, 0] = (size - 1) / 2
+            else: p[j] = (size - 1 - p[i, 0], p[i, 1])
+    return p
+
+class _Fixed(torch.nn.Module):
+    "A stub detector whose heatmaps are those of a fixed face, whatever the image."
+    def __init__(self, pts, size=64):
+        super().__init__(); self.w = torch.nn.Parameter(torch.zeros(1))
+        self.register_buffer('hm', torch.from_numpy(render_heatmaps(pts, size, 1.5))[None])
+    def forward(self, x): return [self.hm.expand(len(x), -1, -1, -1) + 0 * self.w]
+
+def test_flip_of_symmetric_prediction_changes_nothing():
+    p = _symmetric_face(); x = torch.rand(2, 3, 64, 64)
+    m = _Fixed(p)
+    a, b = predict_landmarks(m, x, flip=False), predict_landmarks(m, x, flip=True)
+    assert torch.allclose(a, b, atol=1e-5) and np.allclose(a[0].numpy(), p, atol=0.3)
+    q = p.copy(); q[0, 0] += 5                       # an asymmetric face: flip averaging must change it
+    m2 = _Fixed(q)
+    assert not torch.allclose(predict_landmarks(m2, x), predict_landmarks(m2, x, flip=True))
+
+def test_evaluate_model_perfect_detector(data_dir):
+    ds = face_dataset(data_dir, 'smoke', 'test', n=3)
+    class Oracle(torch.nn.Module):          # reads the true heatmaps back from the dataset, in order
+        def __init__(s): super().__init__(); s.w = torch.nn.Parameter(torch.zeros(1)); s.i = 0
+        def forward(s, x):
+            hm = torch.stack([ds[s.i + k][1] for k in range(len(x))]); s.i += len(x); return [hm + 0 * s.w]
+    r = evaluate_model(Oracle(), ds, split='test', bs=2, progress=False, meta={'seed': 1})
+    assert len(r) == 3 and list(r.names) == ds.names and r.meta['seed'] == 1
+    assert r.nme.max() < 0.02 and r.summary()['fr@0.08'] == 0
+
+def test_corrupt_deterministic_and_errors():
+    x = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(0)); pts = _symmetric_face()
+    for k in CORRUPTIONS:
+        a = corrupt(x, k, 1, seed=5, pts=pts)
+        assert a.shape == x.shape and torch.equal(a, corrupt(x, k, 1, seed=5, pts=pts)) and not torch.equal(a, x)
+    assert float(corrupt(x, 'brightness', 3).mean()) < float(corrupt(x, 'brightness', 1).mean())
+    with pytest.raises(ValueError, match='unknown'): corrupt(x, 'snow')
+    with pytest.raises(ValueError, match='severities'): corrupt(x, 'jpeg', 0)
+    with pytest.raises(ValueError, match='points'): corrupt(x, 'mask')
+    with pytest.raises(ValueError, match='image'): corrupt(torch.rand(64, 64), 'blur')
+
+def test_robustness_report_and_figures(data_dir, tmp_path):
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    ds = face_dataset(data_dir, 'smoke', 'test', n=2)
+    torch.manual_seed(0); net = HourglassNet(1, 8, 64).eval()
+    df = robustness_report(net, ds, kinds=('blur', 'occlusion'), out=tmp_path / 'rob')
+    assert list(df.corruption) == ['clean'] + ['blur'] * 3 + ['occlusion'] * 3 and (df.n == 2).all()
+    fig = plot_robustness({'net': tmp_path / 'rob' / 'robustness.csv'}); assert len(fig.axes[0].patches) == 6
+    with pytest.raises(ValueError, match='unknown'): robustness_report(net, ds, kinds=('fog',))
+    a = load_results(tmp_path / 'rob', 'clean-0'); b = load_results(tmp_path / 'rob', 'blur-1')
+    assert len(plot_ced({'a': a, 'b': b}).lines) == 2
+    assert len(plot_per_sample_nme(a, b).lines[0].get_xdata()) == 2
+    assert len(plot_hardest(a, b, ds, k=2).axes) == 2
+    md, rows = results_table({'x': [a]}, {'x': 'HG*1+SAAT'}, table='masked 300W')
+    assert rows[0]['paper full NME%'] == 7.58 and 'clean-0' in md
+    with pytest.raises(KeyError): results_table({'x': [a]}, {'x': 'nope'})
+    plt.close('all')

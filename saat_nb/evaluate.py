@@ -360,7 +360,7 @@ def plot_robustness(reports: dict, title: str = ''):
     fig, axs = plt.subplots(1, len(reports), figsize=(5.5 * len(reports), 3.2), squeeze=False, sharey=True)
     for ax, (name, df) in zip(axs[0], reports.items()):
         df = df if isinstance(df, pd.DataFrame) else pd.read_csv(df)
-        kinds = list(dict.fromkeys(df['corruption']))
+        kinds = [k for k in dict.fromkeys(df['corruption']) if k != 'clean']
         sev = sorted(df['severity'].unique()); w = 0.8 / max(1, len(sev) - (0 in sev))
         for j, s in enumerate(x for x in sev if x > 0):
             d = df[df.severity == s].set_index('corruption')

@@ -17,8 +17,8 @@ from .core import Preset, get_preset, data_root, default_device
 __all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'SPLITS', 'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Face',
            'subset_dir', 'find_faces', 'ScanReport', 'present_subsets', 'scan_dataset', 'missing_subsets',
            'split_items', 'face_box', 'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params',
-           'jitter_colour', 'occlude', 'augment_face', 'render_heatmaps', 'load_face', 'LandmarkDataset', 'EpochDL',
-           'AddHeatmaps', 'face_dataset', 'face_dataloaders']
+           'jitter_colour', 'occlude', 'augment_face', 'render_heatmaps', 'load_face', 'face_region', 'LandmarkDataset',
+           'EpochDL', 'AddHeatmaps', 'face_dataset', 'face_dataloaders']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -292,6 +292,16 @@ def load_face(face: Face) -> tuple[np.ndarray, np.ndarray]:
     except Exception as e: raise DatasetError(f"{face.image}: unreadable image ({type(e).__name__}: {e})") from None
     return img, read_pts(face.pts)
 
+def face_region(img, pts, p: Preset) -> tuple[np.ndarray, np.ndarray]:
+    "Photo -> (square uint8 region that every augmented crop of preset `p` stays inside, points in its coordinates)."
+    x0, y0, x1, y1 = face_box(pts)
+    diag = max(math.hypot(x1 - x0, y1 - y0), 1.)
+    reach = diag / (1 - p.scale) * math.sqrt(2) * (0.5 + p.shift) + 2       # half-side, source px
+    k = min(1., p.size * (1 + p.scale) / diag)                             # never more pixels than the biggest zoom uses
+    side = int(math.ceil(2 * reach * k))
+    M = np.array([[k, 0, (side - 1) / 2 - k * (x0 + x1) / 2], [0, k, (side - 1) / 2 - k * (y0 + y1) / 2], [0, 0, 1]])
+    return warp_image(img, M, side), apply_matrix(M, pts)
+
 class LandmarkDataset(torch.utils.data.Dataset):
     "Faces -> `(img (3,S,S) float32 in [0,1], heatmaps (68,S,S), pts (68,2))`; augmented when `train`."
     n_inp = 1
@@ -303,10 +313,16 @@ class LandmarkDataset(torch.utils.data.Dataset):
     def __len__(self): return len(self.faces)
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
     def _load(self, i):
+        "-> (face region uint8, points in it), from the cache when there."
         if i in self._cache: return self._cache[i]
-        item = load_face(self.faces[i])
+        item = face_region(*load_face(self.faces[i]), self.preset)
         if self.cache: self._cache[i] = item
         return item
+    def preload(self):
+        "Decode every face into the cache now (before worker processes fork)."
+        if self.cache:
+            for i in range(len(self)): self._load(i)
+        return self
     def params(self, i) -> dict:
         "The augmentation of item `i` at the current epoch (empty when not training)."
         if not self.train: return {}
@@ -356,6 +372,7 @@ def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: i
     valid = 'valid' if protocol == 'cross' else 'full'
     tr = face_dataset(root, p, 'train', protocol, seed, p.n_train)
     va = face_dataset(root, p, valid, protocol, seed, p.n_valid)
+    if p.num_workers: tr.preload(); va.preload()         # forked workers inherit the decoded faces
     device = default_device() if device is None else device
     kw = dict(bs=p.bs, num_workers=p.num_workers, device=device, after_batch=AddHeatmaps(p.size, p.sigma))
     dl_tr = EpochDL(tr, shuffle=True, drop_last=True, **kw)

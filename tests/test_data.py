@@ -165,3 +165,24 @@ def test_loader_heatmaps_match_items_and_fit_a_learner(data_dir):
     learn.fit(1, 1e-3)
     p = get_preset('smoke')
     assert seen['shapes'] == ((p.bs, 68, p.size, p.size), (p.bs, 68, p.size, p.size), (p.bs, 68, 2))
+
+def test_face_region_keeps_the_crop_and_is_small(data_dir):
+    from saat_nb.data import face_region, load_face
+    img, pts = load_face(find_faces(data_dir, 'afw')[0])
+    p = get_preset('paper')
+    reg, rp = face_region(img, pts, p)
+    assert reg.dtype == np.uint8 and reg.shape[0] == reg.shape[1]
+    assert np.allclose(crop_face(reg, rp, 64, rot=20, flip=True)[1], crop_face(img, pts, 64, rot=20, flip=True)[1], atol=1e-3)
+    # the most extreme augmentation still lands inside the region: corners of the crop map inside it
+    from saat_nb.data import crop_matrix, face_box, apply_matrix
+    for rot in (-p.rot, p.rot):
+        M = crop_matrix(face_box(rp), p.size, rot=rot, zoom=1 - p.scale, shift=(p.shift, -p.shift))
+        corners = apply_matrix(np.linalg.inv(M), [[0, 0], [p.size - 1, 0], [0, p.size - 1], [p.size - 1, p.size - 1]])
+        assert (corners >= -0.5).all() and (corners <= reg.shape[0] - 0.5).all()
+
+def test_batches_do_not_depend_on_workers(data_dir):
+    p0, p2 = get_preset('smoke'), get_preset('smoke', num_workers=2)
+    b0 = [b for b in face_dataloaders(data_dir, p0, seed=3, device='cpu').train]
+    b2 = [b for b in face_dataloaders(data_dir, p2, seed=3, device='cpu').train]
+    assert len(b0) == len(b2) == p0.n_train // p0.bs
+    assert all(torch.equal(u, v) for a, b in zip(b0, b2) for u, v in zip(a, b))

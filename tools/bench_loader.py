@@ -2,8 +2,8 @@
 
     SAAT_DATA=../shared/data/300w .venv/bin/python tools/bench_loader.py [--batches 8] [--out outputs/benchmarks/loader.md]
 
-Each configuration runs one warm-up pass over `--batches` batches (decodes and caches the images it touches:
-with workers each worker process has its own cache) and then times 3 more passes (fresh
+Each configuration builds the loader (with workers, the faces are decoded into the cache in the main process
+first, and the forked workers inherit it), runs one warm-up pass over `--batches` batches, then times 3 passes (fresh
 augmentations each epoch, cached decodes) and keeps the best. Writes a markdown table with the machine and the command.
 """
 import argparse, datetime, os, sys, time
@@ -16,7 +16,6 @@ def throughput(root, size, workers, batches, bs=16, repeats=3):
     "Images/s of the training loader over `batches` batches, after a warm-up pass, best of `repeats` passes."
     p = get_preset('cpu', size=size, sigma=5.1 * size / 256, bs=bs, num_workers=workers, n_train=bs * batches)
     dl = face_dataloaders(root, p, seed=0, device='cpu').train
-    if workers: dl.fake_l.persistent_workers = True            # keep the workers (and their caches) between passes
     for _ in dl: pass                                           # warm-up: decode + cache
     best = 0.
     for _ in range(repeats):                                    # best of `repeats`: the machine is shared

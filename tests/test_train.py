@@ -1,0 +1,217 @@
+"Tests of saat_nb.train: the SAAT Learner, its callbacks, the run folder, checkpoints and resume (smoke scale)."
+import csv, json, math
+import numpy as np
+import pytest
+import torch
+from fastai.callback.core import Callback
+from saat_nb.core import get_preset
+from saat_nb.data import face_dataloaders
+from saat_nb.hourglass import HourglassNet
+from saat_nb.train import (make_learner, fit_steps, train_run, load_checkpoint, ablation_config, read_log, main,
+                           step_items, frozen, CKPT_FORMAT)
+
+torch.set_num_threads(1)
+FIXED = dict(rot=0., scale=0., shift=0., flip=False, occlusion=0., colour=0.)   # no augmentation: a fixed batch
+
+
+def smoke(**kw): return get_preset('smoke', **kw)
+
+def learner(data_dir, saat=True, steps=1, seed=0, **ab):
+    p = smoke(steps=steps, eval_every=steps, **FIXED)
+    learn = make_learner(face_dataloaders(data_dir, p, seed=seed), p, saat=saat, seed=seed, **ab)
+    learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
+    return learn
+
+def quiet_fit(learn, **kw):
+    with learn.no_logging(): fit_steps(learn, **kw)
+    return learn
+
+def state(m, params_only=False):
+    "Copy of a module's parameters (and buffers unless params_only)."
+    src = dict(m.named_parameters()) if params_only else m.state_dict()
+    return {k: v.detach().clone() for k, v in src.items()}
+
+def same(a, b, tol=0.): return all(torch.allclose(a[k].float(), b[k].float(), atol=tol, rtol=0) for k in a)
+
+def flat(o) -> list:
+    "Leaves (tensors, numbers) of nested dicts/lists, in order."
+    if isinstance(o, dict): return [x for k in sorted(o, key=str) for x in flat(o[k])]
+    if isinstance(o, (list, tuple)): return [x for v in o for x in flat(v)]
+    return [o] if isinstance(o, (torch.Tensor, int, float)) else []
+
+def rows(path):
+    with open(path) as f: return list(csv.DictReader(f))
+
+
+class Kill(Exception): pass
+
+class KillAt(Callback):
+    "Simulate a killed process after global step `k`."
+    def __init__(self, k): self.k = k
+    def after_batch(self):
+        if self.training and self.learn.step == self.k: raise Kill(f'killed at step {self.k}')
+
+class Snap(Callback):
+    "Snapshots of detector/attacker at `before_batch` (this callback's order) and after the detector's step."
+    def __init__(self, order, params_only=False): self.order, self.po, self.snaps = order, params_only, []
+    def _snap(self, tag):
+        self.snaps.append((tag, state(self.learn.model, self.po), state(self.learn.saat.attacker, True)))
+    def before_batch(self):
+        if self.training: self._snap('before_batch')
+    def before_backward(self): self._snap('before_backward')
+    def after_step(self): self._snap('after_step')
+
+
+def test_step_items_resume_and_errors():
+    full = step_items(10, 3, 0, 0, 9)
+    assert step_items(10, 3, 0, 4, 5) == full[12:]
+    with pytest.raises(ValueError, match='cannot fill one batch'): step_items(2, 3, 0, 0, 1)
+
+
+def test_ablation_config_defaults_and_errors():
+    p = smoke()
+    assert ablation_config(p) == dict(beta=None, lam=p.lam, use_s=True, use_lr=True, use_d=True)
+    with pytest.raises(TypeError, match='unknown ablation'): ablation_config(p, gamma=1)
+    with pytest.raises(ValueError, match='beta'): ablation_config(p, beta=2)
+    with pytest.raises(ValueError, match='lam'): ablation_config(p, lam=-1)
+
+
+def test_saat_overfits_four_faces(tmp_path, data_dir):
+    "A SAAT run on 4 fixed faces: the clean detector loss of the last steps is well below the first steps'."
+    p = smoke(n_train=4, bs=4, steps=20, eval_every=20, **FIXED)
+    out = train_run(p, data_dir, tmp_path / 'run', saat=True, progress=False)
+    log = read_log(out)
+    assert len(log['step']) == 20 and np.isfinite(log['L']).all()
+    assert np.isfinite(log['L_F']).all() and np.isfinite(log['beta']).all()
+    early, late = log['L'][:3].mean(), log['L'][-3:].mean()
+    assert late < 0.7 * early, (early, late)
+
+
+@pytest.mark.parametrize('order', ['paper', 'shared'])
+def test_each_player_steps_alone(data_dir, order):
+    "Attacker step leaves the detector as it was; the detector step leaves the attacker as it was."
+    learn = learner(data_dir, order=order)
+    pre, mid = Snap(order=4, params_only=order == 'shared'), Snap(order=6, params_only=order == 'shared')
+    quiet_fit(learn, cbs=[pre, mid])
+    det0, att0 = pre.snaps[0][1], pre.snaps[0][2]
+    (_, det_bb, att_bb), (_, det_st, att_st) = [s for s in mid.snaps if s[0] != 'before_batch']
+    if order == 'paper':   # attacker already stepped in SAAT's before_batch; detector (params + BN buffers) untouched
+        assert not same(att0, mid.snaps[0][2]) and same(det0, mid.snaps[0][1])
+    else:                  # 'shared': the attacker steps in after_loss, before the detector's backward
+        assert not same(att0, att_bb) and same(det0, det_bb)
+    assert same(att_bb, att_st) and not same(state(learn.model, True), det0)   # detector step: attacker fixed
+
+
+def test_resume_matches_unbroken_run(tmp_path, data_dir):
+    "Kill at step 5 (checkpoint at 3), resume to 7: weights and logs equal an unbroken 7-step run."
+    p = smoke(steps=7)
+    a = train_run(p, data_dir, tmp_path / 'a', saat=True, progress=False)
+    with pytest.raises(Kill): train_run(p, data_dir, tmp_path / 'b', saat=True, progress=False, cbs=[KillAt(5)])
+    assert load_checkpoint(tmp_path / 'b' / 'checkpoint.pth')['step'] == 3
+    assert len(rows(tmp_path / 'b' / 'log.csv')) == 4          # the killed run logged past its checkpoint (step 3)
+    b = train_run(p, data_dir, tmp_path / 'b', saat=True, progress=False)
+    A, B = load_checkpoint(a / 'final.pth'), load_checkpoint(b / 'final.pth')
+    assert A['step'] == B['step'] == 7
+    for k in ('detector', 'attacker', 'discriminator'):
+        assert same(A[k], B[k], 1e-6), k
+    for k in ('detector', 'attacker', 'discriminator'):   # optimiser states too
+        fa, fb = flat(A['opt'][k]), flat(B['opt'][k])
+        assert len(fa) == len(fb) and all(torch.allclose(torch.as_tensor(x).float(), torch.as_tensor(y).float(), atol=1e-6)
+                                          for x, y in zip(fa, fb)), k
+    la, lb = rows(a / 'log.csv'), rows(b / 'log.csv')
+    assert [r['step'] for r in lb] == [str(i) for i in range(1, 8)]
+    assert np.allclose([float(r['L']) for r in la], [float(r['L']) for r in lb], atol=1e-6)
+    assert rows(a / 'eval.csv') == rows(b / 'eval.csv')
+
+
+def test_run_folder_checkpoints_and_skip(tmp_path, data_dir, capsys):
+    "The CLI baseline run writes the whole run folder; checkpoints load with weights_only; a rerun is skipped."
+    out = tmp_path / 'base'
+    main(['--preset', 'smoke', '--data', str(data_dir), '--out', str(out), '--baseline'])
+    for f in ('run.json', 'log.csv', 'eval.csv', 'checkpoint.pth', 'final.pth', 'results_valid.npz', 'results_test.npz', 'metrics.json'):
+        assert (out / f).is_file(), f
+    rj = json.loads((out / 'run.json').read_text())
+    assert rj['status'] == 'done' and rj['config']['saat'] is False and rj['wall_s'] > 0 and 'machine' in rj
+    assert set(json.loads((out / 'metrics.json').read_text())) == {'valid', 'test'}
+    assert [r['step'] for r in rows(out / 'eval.csv')] == ['3', '6']
+    assert all(r['L_F'] == '' and r['skipped'] == '0' for r in rows(out / 'log.csv'))
+    for f in ('checkpoint.pth', 'final.pth'):
+        ck = torch.load(out / f, weights_only=True)
+        assert ck['format'] == CKPT_FORMAT and ck['step'] == 6 and ck['attacker'] is None and ck['meta']['saat'] is False
+        HourglassNet(**ck['arch']).load_state_dict(ck['detector'])
+        assert set(ck['opt']) == {'detector', 'attacker', 'discriminator'} and set(ck['rng']) >= {'torch', 'numpy', 'python'}
+    capsys.readouterr()
+    train_run('smoke', data_dir, out, saat=False, progress=False)
+    assert 'skipping' in capsys.readouterr().out
+    with pytest.raises(FileExistsError, match='another config'): train_run('smoke', data_dir, out, saat=True, progress=False)
+
+
+def test_saat_checkpoint_has_all_three(tmp_path, data_dir):
+    learn = learner(data_dir)
+    quiet_fit(learn, run_dir=tmp_path)
+    ck = torch.load(tmp_path / 'checkpoint.pth', weights_only=True)
+    assert ck['meta']['saat'] and ck['attacker'] and ck['discriminator'] and ck['opt']['attacker']['state']
+
+
+@pytest.mark.parametrize('switch', ['use_d', 'use_lr', 'use_s'])
+def test_ablation_switches_remove_their_part(data_dir, switch):
+    learn = quiet_fit(learner(data_dir, **{switch: False}))
+    cb, st = learn.saat, learn.saat.stats
+    assert learn.ablation[switch] is False
+    if switch == 'use_d':
+        assert cb.discriminator is None and cb.opt_dis is None and math.isnan(st['L_D']) and math.isnan(st['L_A'])
+        assert set(learn.aux_opts) == {'attacker'}
+    if switch == 'use_lr': assert math.isnan(st['L_R']) and math.isfinite(st['L_A'])
+    if switch == 'use_s':
+        assert cb.attacker.use_s is False and cb.discriminator.use_s is False
+        assert cb.attacker.downs[0][0].in_channels == 3 + cb.attacker.noise_ch
+    full = quiet_fit(learner(data_dir)).saat.stats
+    assert all(math.isfinite(full[k]) for k in ('L_F', 'L_A', 'L_R', 'L_D', 'beta', 'ssim'))
+
+
+def test_beta_and_lambda_switches(data_dir):
+    b0 = quiet_fit(learner(data_dir, beta=0.))
+    assert b0.saat.stats['beta'] == 0 and b0.saat.stats['L_adv'] == 0
+    b5 = quiet_fit(learner(data_dir, beta=0.5))
+    assert b5.saat.stats['beta'] == 0.5 and b5.saat.stats['L_adv'] > 0
+    ada = quiet_fit(learner(data_dir)).saat.stats
+    assert 0 <= ada['beta'] <= math.log(1.5) + 1e-6
+    # L_F = mean 1/(MSE + λ) <= 1/λ; same seed and batch, so the λ=1 run's L_F is the smaller
+    lf = {lam: quiet_fit(learner(data_dir, lam=lam)).saat.stats['L_F'] for lam in (0.1, 1.)}
+    assert lf[1.] <= 1. and lf[1.] < lf[0.1]
+
+
+@pytest.mark.parametrize('which,order', [('attacker', 'paper'), ('discriminator', 'paper'), ('attacker', 'shared')])
+def test_nan_guard(tmp_path, data_dir, monkeypatch, which, order):
+    "A non-finite attacker/D loss: no step for that player, skip logged, detector = baseline detector."
+    import saat_nb.train as T
+    learn = learner(data_dir, order=order)
+    cb = learn.saat
+    if which == 'attacker':
+        real = cb.attacker_loss
+        def nan_loss(*a):
+            L, parts = real(*a)
+            return L * float('nan'), parts
+        cb.attacker_loss = nan_loss
+    else:
+        real_dl = T.discriminator_loss
+        monkeypatch.setattr(T, 'discriminator_loss', lambda r, f: real_dl(r, f) * float('inf'))
+    player = cb.attacker if which == 'attacker' else cb.discriminator
+    before = state(player, True)
+    quiet_fit(learn, run_dir=tmp_path)
+    bit = 1 if which == 'attacker' else 2
+    assert [int(r['skipped']) for r in rows(tmp_path / 'log.csv')] == [bit]
+    assert same(before, state(player, True))
+    assert math.isnan(learn.saat.stats['L_adv'])              # no L̃ for this batch
+    base = quiet_fit(learner(data_dir, saat=False))
+    # the detector stepped on its clean loss only ('shared': its BN buffers did see I_adv's forward)
+    assert same(state(base.model, order == 'shared'), state(learn.model, order == 'shared'), 1e-6)
+
+
+def test_frozen_restores_buffers():
+    m = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.BatchNorm2d(4)).train()
+    s0 = state(m)
+    with frozen(m):
+        assert not any(p.requires_grad for p in m.parameters())
+        m(torch.randn(2, 3, 8, 8))
+    assert same(s0, state(m)) and all(p.requires_grad for p in m.parameters())

@@ -1,4 +1,5 @@
-import math, pytest, torch
+import math, numpy as np, pytest, torch
+from saat_nb.data import render_heatmaps
 from saat_nb.attacker import structure_map, semantic_mask, Attacker, Discriminator, adversarial_example
 from saat_nb.hourglass import count_params
 
@@ -30,10 +31,9 @@ def test_discriminator_param_count_by_hand():
 
 
 def hm_batch(B, size, seed=0):
-    g = torch.Generator().manual_seed(seed)
-    pts = torch.rand(B, 68, 2, generator=g) * (size - 1)
-    r = torch.arange(size, dtype=torch.float32)
-    return torch.exp(-((r[None, None, None] - pts[..., 0, None, None]) ** 2 + (r[None, None, :, None] - pts[..., 1, None, None]) ** 2) / 2 / 2. ** 2)
+    "(B,68,size,size) Gaussian heatmaps at random points."
+    pts = np.random.default_rng(seed).uniform(0, size - 1, (B, 68, 2))
+    return torch.from_numpy(np.stack([render_heatmaps(p, size, 2.) for p in pts]))
 
 
 @pytest.mark.parametrize('size', [64, 128, 256])

@@ -1,0 +1,146 @@
+"""Cost of one SAAT training step against one baseline step on the same batch -> outputs/benchmarks/train_step.md.
+
+    python tools/bench_train_step.py [--threads 2] [--out outputs/benchmarks/train_step.md]
+
+Each (size, arm) runs in a fresh subprocess, so `ru_maxrss` is that configuration's peak memory. The batch is a
+fixed synthetic one (random pixels, heatmaps rendered from random landmarks) served from memory, so data loading
+is not in the numbers: this measures the training step only (fastai Learner + callbacks, as `train_run` runs it).
+The whole benchmark takes a few minutes on 2 cores.
+"""
+from __future__ import annotations
+import argparse, json, os, resource, statistics, subprocess, sys, time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SIZES = {  # label -> (preset, overrides, warm-up steps, timed steps)
+    'cpu preset': ('cpu', {}, 2, 6),
+    '256 px': ('paper', dict(amp=False, channels_last=False, num_workers=0), 1, 2),
+}
+ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order='paper'),
+        'SAAT, shared order': dict(saat=True, order='shared')}
+
+
+def components(p, reps: int) -> dict:
+    "Seconds per call of each network's forward+backward on one batch (min over `reps`): the parts of a step."
+    import torch
+    from saat_nb.hourglass import HourglassNet
+    from saat_nb.attacker import Attacker, Discriminator
+    x, S = torch.rand(p.bs, 3, p.size, p.size), torch.rand(p.bs, 1, p.size, p.size)
+    nets = {'detector': (HourglassNet(p.stacks, p.width, p.size), lambda m: m(x)[-1]),
+            'attacker': (Attacker(p.size, p.ngf, p.kernel), lambda m: m(x, S)),
+            'discriminator': (Discriminator(p.size, p.ndf), lambda m: m(x, S))}
+    out = {}
+    for k, (m, f) in nets.items():
+        for what, run in (('fwd', lambda: f(m)), ('fwd+bwd', lambda: f(m).square().mean().backward())):
+            ts = []
+            for _ in range(reps + 1):
+                t0 = time.perf_counter(); run(); ts.append(time.perf_counter() - t0)
+            out[f'{k} {what}'] = min(ts[1:])
+    return out
+
+
+def worker(size: str, arm: str, threads: int) -> dict:
+    "One configuration, in this process: seconds per step (median of the timed steps) and peak RSS."
+    import torch
+    torch.set_num_threads(threads)
+    from fastai.callback.core import Callback
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    from saat_nb.core import get_preset
+    from saat_nb.data import render_heatmaps
+    from saat_nb.train import make_learner, fit_steps
+
+    name, over, warm, reps = SIZES[size]
+    p = get_preset(name, **over, steps=warm + reps, eval_every=warm + reps)
+    if arm == 'components': return {'size': size, 'arm': arm, 'parts': components(p, max(2, reps // 2))}
+
+    class FixedBatch(torch.utils.data.Dataset):
+        "`bs` synthetic faces, the same every step."
+        def __init__(self):
+            g = torch.Generator().manual_seed(0)
+            self.x = torch.rand(p.bs, 3, p.size, p.size, generator=g)
+            self.pts = (0.25 + 0.5 * torch.rand(p.bs, 68, 2, generator=g)) * p.size
+            self.hm = torch.stack([torch.from_numpy(render_heatmaps(q.numpy(), p.size, p.sigma)) for q in self.pts])
+        def set_epoch(self, e): pass
+        def __len__(self): return p.bs
+        def __getitem__(self, i): return self.x[i], self.hm[i], self.pts[i]
+
+    class StepTimer(Callback):
+        order = -100
+        def __init__(self): self.times = []
+        def before_batch(self):
+            if self.training: self.t0 = time.perf_counter()
+        def after_batch(self):
+            if self.training: self.times.append(time.perf_counter() - self.t0)
+
+    ds = FixedBatch()
+    dls = DataLoaders(DataLoader(ds, bs=p.bs, drop_last=True), DataLoader(ds, bs=p.bs), device='cpu')
+    learn = make_learner(dls, p, seed=0, **ARMS[arm])
+    learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
+    timer = StepTimer()
+    with learn.no_logging(): fit_steps(learn, cbs=[timer])
+    return {'size': size, 'arm': arm, 's_per_step': statistics.median(timer.times[warm:]),
+            'steps_timed': reps, 'maxrss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+            'preset': dict(size=p.size, width=p.width, bs=p.bs, ngf=p.ngf, ndf=p.ndf)}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--out', default=str(REPO / 'outputs' / 'benchmarks' / 'train_step.md'))
+    ap.add_argument('--worker', nargs=2, metavar=('SIZE', 'ARM'), help=argparse.SUPPRESS)
+    a = ap.parse_args()
+    if a.worker:
+        print('RESULT ' + json.dumps(worker(*a.worker, a.threads))); return
+    t0, res = time.time(), []
+    for size in SIZES:
+        for arm in [*ARMS, 'components']:
+            r = subprocess.run([sys.executable, __file__, '--threads', str(a.threads), '--worker', size, arm],
+                               capture_output=True, text=True, cwd=REPO, env={**os.environ, 'OMP_NUM_THREADS': str(a.threads)})
+            line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
+            if r.returncode or not line: sys.exit(f"worker {size} / {arm} failed:\n{r.stderr[-3000:]}")
+            res.append(json.loads(line[-1][7:])); print(res[-1], flush=True)
+    sys.path.insert(0, str(REPO))
+    from saat_nb.core import machine_info
+    load = os.getloadavg()[0]
+    lines = ['# Training step: SAAT against the baseline', '',
+             f"{time.strftime('%Y-%m-%d')} · `python tools/bench_train_step.py --threads {a.threads}` · {time.time() - t0:.0f} s in all", '',
+             f"Machine: {machine_info()}; torch threads per run: {a.threads}. The machine is shared with other jobs "
+             f"(load average at the end: {load:.1f}), so absolute times are indicative; the ratios come from runs made "
+             "minutes apart under the same load.", '',
+             'One optimizer step of `train_run`\'s Learner on a fixed in-memory batch (no data loading), median over the '
+             'timed steps after a warm-up; peak memory = `ru_maxrss` of a fresh process per row (includes Python + torch, '
+             'about 0.3 GB).', '',
+             '| input | width | batch | attacker ngf / D ndf | arm | s/step | × baseline | peak RSS (MB) |', '|---|---|---|---|---|---|---|---|']
+    for size in SIZES:
+        base = next(r for r in res if r['size'] == size and r['arm'] == 'baseline')['s_per_step']
+        for r in (r for r in res if r['size'] == size and r['arm'] != 'components'):
+            q = r['preset']
+            lines.append(f"| {q['size']} px ({size}) | {q['width']} | {q['bs']} | {q['ngf']} / {q['ndf']} | {r['arm']} | "
+                         f"{r['s_per_step']:.3f} | {r['s_per_step'] / base:.2f} | {r['maxrss_mb']:.0f} |")
+    lines += ['', 'Parts (one forward, or forward+backward, of each network on the same batch, min of a few calls, s):', '',
+              '| input | ' + ' | '.join(next(r for r in res if r['arm'] == 'components')['parts']) + ' |',
+              '|---|' + '---|' * len(next(r for r in res if r['arm'] == 'components')['parts'])]
+    for r in (r for r in res if r['arm'] == 'components'):
+        lines.append(f"| {r['size']} | " + ' | '.join(f'{v:.3f}' for v in r['parts'].values()) + ' |')
+    for r in (r for r in res if r['arm'] == 'components'):
+        q, base = r['parts'], next(x for x in res if x['size'] == r['size'] and x['arm'] == 'baseline')['s_per_step']
+        floor = 2 * q['detector fwd+bwd'] + (q['detector fwd+bwd'] - q['detector fwd']) / 2 + q['attacker fwd+bwd'] + \
+            q['discriminator fwd+bwd'] + 2 * q['discriminator fwd']
+        lines.append(f"\n{r['size']}: floor estimate = 2 detector fwd+bwd + one backward to the input (about half a backward) "
+                     f"+ attacker fwd+bwd + D (fwd+bwd + 2 fwd) = {floor:.3f} s = {floor / base:.2f}× the measured baseline step.")
+    lines += ['', "- 'paper' order: attacker step (frozen detector forward on I_adv + backward to the input), D step, the "
+              "updated attacker remakes I_adv, then the detector's step on L + L̃ (two detector forwards and their backward).",
+              "- 'shared' order: I_adv made once; the detector's one forward on it serves L_F (input gradient into the "
+              "attacker) and L̃. It differs from the paper in that the detector and D see the attacker's example from "
+              "before this step's attacker update (see nbs/06_train.ipynb, \"Update order\").",
+              "- The floor for a SAAT step is about 2.3× (two detector forward+backward passes plus a backward to the "
+              "input) *plus* the attacker's and D's own cost; at 256 px the pix2pix attacker (ngf 64, 8 levels) is "
+              "itself a large network, so its share is counted in these ratios."]
+    Path(a.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(a.out).write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+
+if __name__ == '__main__':
+    main()

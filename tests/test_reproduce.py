@@ -67,3 +67,14 @@ def test_console_script_help():
     exe = Path(sys.executable).parent / 'saat-reproduce'
     r = subprocess.run([str(exe), '--help'], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "default: the cpu preset" in r.stdout.lower().replace('\n', ' ')
+
+def test_interrupted_run_resumes(smoke):
+    "A run folder with checkpoint.pth but no final.pth (an interrupted run) is resumed in the same folder, not restarted."
+    root, argv, _, _ = smoke
+    d = root / 'baseline_s0'
+    (d / 'final.pth').unlink(); (d / 'metrics.json').unlink()
+    rows = (d / 'log.csv').read_text().count('\n')
+    rc, log = _run(argv[:argv.index('--stages') + 1] + ['baseline'])
+    assert rc == 0 and 'baseline/baseline_s0: training (resuming)' in log and (d / 'final.pth').is_file()
+    assert (d / 'log.csv').read_text().count('\n') == rows          # no step trained twice
+    assert 'resuming' in (d / 'baseline_s0.ipynb').read_text()       # train_run's own message, in the executed notebook

@@ -2,7 +2,9 @@
 
     python tools/bench_train_step.py [--threads 2] [--out outputs/benchmarks/train_step.md]
 
-Each (size, arm) runs in a fresh subprocess, so `ru_maxrss` is that configuration's peak memory. The batch is a
+Each (size, arm) runs in a fresh subprocess, so `ru_maxrss` is that configuration's peak memory; the arms are
+interleaved over a few rounds and the fastest round counts (the 2-core machine is shared, and other jobs slow
+single runs by several times). The batch is a
 fixed synthetic one (random pixels, heatmaps rendered from random landmarks) served from memory, so data loading
 is not in the numbers: this measures the training step only (fastai Learner + callbacks, as `train_run` runs it).
 The whole benchmark takes a few minutes on 2 cores.
@@ -12,9 +14,9 @@ import argparse, json, os, resource, statistics, subprocess, sys, time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-SIZES = {  # label -> (preset, overrides, warm-up steps, timed steps)
-    'cpu preset': ('cpu', {}, 2, 6),
-    '256 px': ('paper', dict(amp=False, channels_last=False, num_workers=0), 1, 2),
+SIZES = {  # label -> (preset, overrides, warm-up steps, timed steps, rounds)
+    'cpu preset': ('cpu', {}, 2, 4, 3),
+    '256 px': ('paper', dict(amp=False, channels_last=False, num_workers=0), 0, 1, 1),   # no warm-up: ~1 min per SAAT step
 }
 ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order='paper'),
         'SAAT, shared order': dict(saat=True, order='shared')}
@@ -29,9 +31,13 @@ def components(p, reps: int) -> dict:
     nets = {'detector': (HourglassNet(p.stacks, p.width, p.size), lambda m: m(x)[-1]),
             'attacker': (Attacker(p.size, p.ngf, p.kernel), lambda m: m(x, S)),
             'discriminator': (Discriminator(p.size, p.ndf), lambda m: m(x, S))}
+    xl = x.clone().requires_grad_()
+    def input_grad(m): torch.autograd.grad(m(xl)[-1].square().mean(), xl)   # backward to the input only (L_F's path)
     out = {}
     for k, (m, f) in nets.items():
-        for what, run in (('fwd', lambda: f(m)), ('fwd+bwd', lambda: f(m).square().mean().backward())):
+        runs = (('fwd', lambda: f(m)), ('fwd+bwd', lambda: f(m).square().mean().backward()))
+        if k == 'detector': runs += (('fwd+input-bwd', lambda: input_grad(m)),)
+        for what, run in runs:
             ts = []
             for _ in range(reps + 1):
                 t0 = time.perf_counter(); run(); ts.append(time.perf_counter() - t0)
@@ -50,9 +56,9 @@ def worker(size: str, arm: str, threads: int) -> dict:
     from saat_nb.data import render_heatmaps
     from saat_nb.train import make_learner, fit_steps
 
-    name, over, warm, reps = SIZES[size]
+    name, over, warm, reps, _ = SIZES[size]
     p = get_preset(name, **over, steps=warm + reps, eval_every=warm + reps)
-    if arm == 'components': return {'size': size, 'arm': arm, 'parts': components(p, max(2, reps // 2))}
+    if arm == 'components': return {'size': size, 'arm': arm, 'parts': components(p, max(1, reps // 2))}
 
     class FixedBatch(torch.utils.data.Dataset):
         "`bs` synthetic faces, the same every step."
@@ -86,30 +92,38 @@ def worker(size: str, arm: str, threads: int) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument('--threads', type=int, default=2)
+    ap.add_argument('--threads', type=int, default=1, help='torch threads per run (1 is steadier on a shared machine)')
     ap.add_argument('--out', default=str(REPO / 'outputs' / 'benchmarks' / 'train_step.md'))
     ap.add_argument('--worker', nargs=2, metavar=('SIZE', 'ARM'), help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.worker:
         print('RESULT ' + json.dumps(worker(*a.worker, a.threads))); return
-    t0, res = time.time(), []
+    t0, runs, load0 = time.time(), [], os.getloadavg()[0]
+    for size, (*_, rounds) in SIZES.items():
+        for _ in range(rounds):
+            for arm in [*ARMS, 'components']:
+                r = subprocess.run([sys.executable, __file__, '--threads', str(a.threads), '--worker', size, arm],
+                                   capture_output=True, text=True, cwd=REPO, env={**os.environ, 'OMP_NUM_THREADS': str(a.threads)})
+                line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
+                if r.returncode or not line: sys.exit(f"worker {size} / {arm} failed:\n{r.stderr[-3000:]}")
+                runs.append(json.loads(line[-1][7:])); print(runs[-1], flush=True)
+    res = []   # fastest round per (size, arm); parts: fastest per part
     for size in SIZES:
-        for arm in [*ARMS, 'components']:
-            r = subprocess.run([sys.executable, __file__, '--threads', str(a.threads), '--worker', size, arm],
-                               capture_output=True, text=True, cwd=REPO, env={**os.environ, 'OMP_NUM_THREADS': str(a.threads)})
-            line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
-            if r.returncode or not line: sys.exit(f"worker {size} / {arm} failed:\n{r.stderr[-3000:]}")
-            res.append(json.loads(line[-1][7:])); print(res[-1], flush=True)
+        for arm in ARMS:
+            rs = [r for r in runs if r['size'] == size and r['arm'] == arm]
+            res.append({**min(rs, key=lambda r: r['s_per_step']), 'maxrss_mb': max(r['maxrss_mb'] for r in rs)})
+        parts = [r['parts'] for r in runs if r['size'] == size and r['arm'] == 'components']
+        res.append({'size': size, 'arm': 'components', 'parts': {k: min(q[k] for q in parts) for k in parts[0]}})
     sys.path.insert(0, str(REPO))
     from saat_nb.core import machine_info
     load = os.getloadavg()[0]
     lines = ['# Training step: SAAT against the baseline', '',
              f"{time.strftime('%Y-%m-%d')} · `python tools/bench_train_step.py --threads {a.threads}` · {time.time() - t0:.0f} s in all", '',
              f"Machine: {machine_info()}; torch threads per run: {a.threads}. The machine is shared with other jobs "
-             f"(load average at the end: {load:.1f}), so absolute times are indicative; the ratios come from runs made "
-             "minutes apart under the same load.", '',
-             'One optimizer step of `train_run`\'s Learner on a fixed in-memory batch (no data loading), median over the '
-             'timed steps after a warm-up; peak memory = `ru_maxrss` of a fresh process per row (includes Python + torch, '
+             f"(load average at the start: {load0:.1f}, at the end: {load:.1f}), so absolute times are indicative and the "
+             "ratios carry the noise of runs made seconds to minutes apart.", '',
+             'One optimizer step of `train_run`\'s Learner on a fixed in-memory batch (no data loading): median over the '
+             'timed steps after a warm-up, fastest of the rounds; peak memory = `ru_maxrss` of a fresh process per row (includes Python + torch, '
              'about 0.3 GB).', '',
              '| input | width | batch | attacker ngf / D ndf | arm | s/step | × baseline | peak RSS (MB) |', '|---|---|---|---|---|---|---|---|']
     for size in SIZES:
@@ -118,6 +132,7 @@ def main():
             q = r['preset']
             lines.append(f"| {q['size']} px ({size}) | {q['width']} | {q['bs']} | {q['ngf']} / {q['ndf']} | {r['arm']} | "
                          f"{r['s_per_step']:.3f} | {r['s_per_step'] / base:.2f} | {r['maxrss_mb']:.0f} |")
+    lines += ['', 'Rounds: ' + ', '.join(f"{k}: {v[4]} × ({v[2]} warm-up + {v[3]} timed steps)" for k, v in SIZES.items()) + '.']
     lines += ['', 'Parts (one forward, or forward+backward, of each network on the same batch, min of a few calls, s):', '',
               '| input | ' + ' | '.join(next(r for r in res if r['arm'] == 'components')['parts']) + ' |',
               '|---|' + '---|' * len(next(r for r in res if r['arm'] == 'components')['parts'])]
@@ -125,10 +140,12 @@ def main():
         lines.append(f"| {r['size']} | " + ' | '.join(f'{v:.3f}' for v in r['parts'].values()) + ' |')
     for r in (r for r in res if r['arm'] == 'components'):
         q, base = r['parts'], next(x for x in res if x['size'] == r['size'] and x['arm'] == 'baseline')['s_per_step']
-        floor = 2 * q['detector fwd+bwd'] + (q['detector fwd+bwd'] - q['detector fwd']) / 2 + q['attacker fwd+bwd'] + \
-            q['discriminator fwd+bwd'] + 2 * q['discriminator fwd']
-        lines.append(f"\n{r['size']}: floor estimate = 2 detector fwd+bwd + one backward to the input (about half a backward) "
-                     f"+ attacker fwd+bwd + D (fwd+bwd + 2 fwd) = {floor:.3f} s = {floor / base:.2f}× the measured baseline step.")
+        det = 2 * q['detector fwd+bwd'] + q['detector fwd+input-bwd'] - q['detector fwd']
+        ad = q['attacker fwd+bwd'] + q['discriminator fwd+bwd'] + 2 * q['discriminator fwd']
+        lines.append(f"\n{r['size']}: floor of a SAAT step = detector part (2 fwd+bwd + one backward to the input) {det:.3f} s "
+                     f"= {det / q['detector fwd+bwd']:.2f}× a detector fwd+bwd, plus attacker fwd+bwd and D (fwd+bwd + 2 fwd) "
+                     f"{ad:.3f} s; in all {det + ad:.3f} s = {(det + ad) / q['detector fwd+bwd']:.2f}× a detector fwd+bwd "
+                     f"({(det + ad) / base:.2f}× the measured baseline step).")
     lines += ['', "- 'paper' order: attacker step (frozen detector forward on I_adv + backward to the input), D step, the "
               "updated attacker remakes I_adv, then the detector's step on L + L̃ (two detector forwards and their backward).",
               "- 'shared' order: I_adv made once; the detector's one forward on it serves L_F (input gradient into the "

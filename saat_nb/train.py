@@ -487,6 +487,7 @@ def fit_steps(learn, ckpt_every: int | None = None, run_dir=None, cbs=None):
     if run_dir is not None: extra += [RunLog(run_dir), Checkpointer(run_dir, ckpt_every or sched.eval_every)]
     n = sched.n_segments()
     if n: learn.fit(n, lr=learn.preset.lr_det, cbs=extra)
+    else: learn.step, learn.total_steps = sched.start, sched.steps   # resumed at the last step: nothing left to train
     return learn
 
 def run_name(saat: bool, seed: int, ablation: dict, preset: Preset) -> str:

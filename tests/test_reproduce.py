@@ -68,9 +68,6 @@ def test_console_script_help():
     r = subprocess.run([str(exe), '--help'], capture_output=True, text=True, timeout=60)
     assert r.returncode == 0 and "default: the cpu preset" in r.stdout.lower().replace('\n', ' ')
 
-@pytest.mark.xfail(strict=True, reason="train_run bug (06_train): resuming from a checkpoint already at the last step "
-                   "(interrupted after the last checkpoint, e.g. during the final evaluation) never calls fit, so learn.step "
-                   "is unset and checkpoint_dict raises AttributeError")
 def test_interrupted_run_resumes(smoke):
     "A run folder with checkpoint.pth but no final.pth (an interrupted run) is resumed in the same folder, not restarted."
     root, argv, _, _ = smoke

@@ -174,3 +174,32 @@ def test_robustness_report_and_figures(data_dir, tmp_path):
     assert rows[0]['paper full NME%'] == 7.58 and 'clean-0' in md
     with pytest.raises(KeyError): results_table({'x': [a]}, {'x': 'nope'})
     plt.close('all')
+
+def _fake_run(d, saat, preset='smoke', seed=0, shift=0.):
+    "A run folder with run.json and results_test/valid.npz (no training)."
+    d.mkdir(parents=True)
+    (d / 'run.json').write_text(json.dumps({'config': {'preset': {'name': preset, 'steps': 6}, 'saat': saat, 'seed': seed},
+                                            'machine': {'cpu': 'x86_64'}, 'status': 'done', 'steps': 6}))
+    g = np.stack([face(seed=s) for s in range(4)])
+    for split in ('valid', 'test'): save_results(d, results_from_points(g + shift, g, [f'afw/{i}' for i in range(4)], split))
+    return d
+
+def test_run_info_pair_and_tables(tmp_path):
+    from saat_nb.evaluate import run_info, pair_runs, runs_label, results_table, common_splits, robustness_table
+    import pandas as pd
+    runs = {'b': _fake_run(tmp_path / 'b', False), 's': _fake_run(tmp_path / 's', True, shift=1.)}
+    assert run_info(runs['s']) == {'run': 's', 'preset': 'smoke', 'saat': True, 'seed': 0, 'steps': 6, 'machine': 'x86_64', 'status': 'done'}
+    assert pair_runs(runs) == ('b', 's') and pair_runs({'s': runs['s'], 'b': runs['b']}) == ('b', 's')
+    assert 'smoke preset' in runs_label(runs) and 'b (6 steps, seed 0)' in runs_label(runs)
+    with pytest.raises(ValueError, match='SAAT run'): pair_runs({'b': runs['b']})
+    with pytest.raises(FileNotFoundError, match='run.json'): run_info(tmp_path)
+    (tmp_path / 'bad').mkdir(); (tmp_path / 'bad' / 'run.json').write_text('{}')
+    with pytest.raises(ValueError, match='not a saat_nb run.json'): run_info(tmp_path / 'bad')
+    with pytest.raises(ValueError, match='different presets'): pair_runs({**runs, 'c': _fake_run(tmp_path / 'c', True, 'cpu')})
+    assert common_splits(runs) == ['valid', 'test']
+    md, rows = results_table(runs, {'b': 'HG*1 (baseline-2)', 's': 'HG*1+SAAT'}, splits=('test',))
+    assert rows[0]['preset'] == 'smoke' and rows[0]['ours test NME%'] == 0 and 'ours valid NME%' not in rows[0]
+    assert rows[1]['ours test NME%'] > 0 and rows[1]['machine'] == 'x86_64'
+    df = pd.DataFrame({'corruption': ['clean', 'blur'], 'severity': [0, 1], 'nme': [5., 7.]})
+    t = robustness_table({'b': df, 's': df.assign(nme=[4., 6.])})
+    assert list(t.columns) == ['b', 's'] and t.loc[('blur', 1), 's'] == 6.

@@ -14,9 +14,9 @@ from .data import missing_subsets, find_faces, LandmarkDataset, _cap, SPLITS
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN', 'EVAL_NB',
            'SUBSETS', 'run_folder_name', 'stage_runs', 'run_done', 'stage_hash', 'marker_done', 'mark_done',
-           'notebooks_dir', 'execute', 'train_stage', 'eval_faces', 'masked_copy', 'evaluate_run', 'evaluate_stage',
-           'eval_curve', 'fluctuation', 'figures_stage', 'compare_seeds', 'verdict', 'gather', 'results_markdown',
-           'check_data', 'reproduce', 'main']
+           'notebooks_dir', 'execute', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run',
+           'evaluate_stage', 'eval_curve', 'fluctuation', 'figures_stage', 'compare_seeds', 'verdict', 'gather',
+           'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -90,17 +90,30 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
                         cwd=str(nb.parent), progress_bar=False, log_output=False)
     return out_nb
 
-def train_stage(stage: str, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None) -> dict:
-    "Run 06_train for every run of `stage` that is not done yet -> {run name: run folder}."
-    runs = {}
-    for name, params in stage_runs(stage, seeds, ablations).items():
-        d = root / name; runs[name] = d
-        if run_done(d): _log(f"{stage}/{name}: skipped: done"); continue
-        t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if (d / 'checkpoint.pth').exists() else ''} ...")
-        execute(nbs / TRAIN_NB, d / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(d), **params), kernel)
-        if not run_done(d): raise RuntimeError(f"{stage}/{name}: 06_train finished but {d} lacks final.pth/metrics.json")
-        _log(f"{stage}/{name}: done", t0)
-    return runs
+def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path, kernel: str = 'saat_nb') -> Path:
+    "Execute 06_train for one run into `root/name` unless it is done -> the run folder."
+    d = root / name
+    if run_done(d): _log(f"{stage}/{name}: skipped: done"); return d
+    t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if (d / 'checkpoint.pth').exists() else ''} ...")
+    execute(nbs / TRAIN_NB, d / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(d), **params), kernel)
+    if not run_done(d): raise RuntimeError(f"{stage}/{name}: 06_train finished but {d} lacks final.pth/metrics.json")
+    _log(f"{stage}/{name}: done", t0)
+    return d
+
+def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,
+                 jobs: int = 1) -> dict:
+    """All training runs of `stages`, `jobs` at a time (each its own papermill kernel with cores/jobs threads).
+    Runs are queued seed by seed (baseline_s0, saat_s0, baseline_s1, ...), then the ablation rows."""
+    todo = [(st, name, params) for st in ('baseline', 'saat', 'ablations') if st in stages
+            for name, params in stage_runs(st, seeds, ablations).items()]
+    key = lambda t: (t[0] == 'ablations', int(t[1].rsplit('_s', 1)[1]) if t[0] != 'ablations' else 0)
+    todo.sort(key=key)   # stable: baseline before saat within a seed
+    if jobs <= 1: return {name: train_run_nb(st, name, prm, p, data, root, nbs, kernel) for st, name, prm in todo}
+    from concurrent.futures import ThreadPoolExecutor
+    os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))   # inherited by the kernels
+    with ThreadPoolExecutor(jobs) as ex:
+        futs = {name: ex.submit(train_run_nb, st, name, prm, p, data, root, nbs, kernel) for st, name, prm in todo}
+        return {name: f.result() for name, f in futs.items()}
 
 # %% ../nbs/10_reproduce.ipynb #b1a6270f
 def eval_faces(data, p: Preset, split: str, seed: int) -> list:
@@ -302,7 +315,7 @@ def check_data(data) -> Path:
     raise SystemExit(2)
 
 def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=STAGES, nbs=None, kernel='saat_nb', command='',
-              ablations=None) -> dict:
+              ablations=None, jobs: int = 1) -> dict:
     "Run `stages` into `out/<preset>/` and write results.md / results.json there; returns the results dict."
     p = get_preset(preset); seeds = [int(s) for s in seeds]
     bad = set(stages) - set(STAGES)
@@ -311,10 +324,14 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
     stage_runs('ablations', seeds, ablations)   # unknown rows fail before any training
     data = check_data(data).resolve(); root = (Path(out) / p.name).resolve(); root.mkdir(parents=True, exist_ok=True)
     t_all = time.time()
-    for st in [s for s in STAGES if s in stages]:
+    training = [s for s in STAGES if s in stages and s in ('baseline', 'saat', 'ablations')]
+    if training:
+        t0 = time.time(); _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
+        train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs)
+        _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} finished", t0)
+    for st in [s for s in STAGES if s in stages and s not in training]:
         t0 = time.time(); _log(f"stage {st} ...")
-        if st in ('baseline', 'saat', 'ablations'): train_stage(st, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations)
-        elif st == 'evaluate': evaluate_stage(p, data, root, seeds)
+        if st == 'evaluate': evaluate_stage(p, data, root, seeds)
         else: figures_stage(p, data, root, seeds, notebooks_dir(nbs), kernel)
         _log(f"stage {st} finished", t0)
     res = gather(root, p, seeds, command or f"saat-reproduce --preset {p.name} --data {data} --out {out} --seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
@@ -337,8 +354,10 @@ def main(argv=None) -> int:
     ap.add_argument('--ablations', nargs='+', default=None, choices=list(ABLATIONS), help='ablation rows to train (default: all)')
     ap.add_argument('--nbs', default=None, help="the notebooks folder (default: the repository's nbs/)")
     ap.add_argument('--kernel', default='saat_nb', help='Jupyter kernel for papermill (tools/install.sh installs saat_nb)')
+    ap.add_argument('--jobs', type=int, default=2, help='training runs at a time, each with cores/jobs threads (default: 2, '
+                    'so a baseline and a SAAT run train side by side)')
     a = ap.parse_args(argv)
     cmd = 'saat-reproduce ' + ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
-    reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations)
+    reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs)
     if a.preset == 'smoke': print("saat-reproduce: smoke preset: these numbers mean nothing; the real run is --preset cpu")
     return 0

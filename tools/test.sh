@@ -8,7 +8,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/install.sh
 export SAAT_DATA="${SAAT_DATA:-$(cd .. && pwd)/shared/data/300w}"
-export PATH="$PWD/.venv/bin:$PATH" MPLBACKEND=Agg PYTHONUNBUFFERED=1
+export PATH="$PWD/.venv/bin:$PATH" PYTHONUNBUFFERED=1
+unset MPLBACKEND   # papermill kernels must keep the inline backend so executed notebooks carry their figures
 start=$SECONDS
 
 echo "== 1/3 nbdev-export leaves the package unchanged"

@@ -22,7 +22,7 @@ fi
 rm -rf "$before"
 
 echo "== 2/3 pytest tests/"
-python -m pytest tests/ -q -p no:cacheprovider
+python -m pytest tests/ -p no:cacheprovider
 
 echo "== 3/3 notebooks at the smoke preset"
 OMP_NUM_THREADS=1 nbdev-test --n-workers 2 --timing

@@ -13,6 +13,7 @@ import torch
 from .core import Preset, get_preset, set_seed, data_root
 from .data import find_faces, present_subsets, LandmarkDataset
 from .hourglass import HourglassNet, decode_heatmaps
+from .predict import read_checkpoint
 from .attacker import structure_map, semantic_mask, Attacker, adversarial_example
 from .losses import fool_loss, reconstruction_loss
 from .beta import ssim, beta_weight, adaptive_loss
@@ -85,9 +86,8 @@ def load_players(ckpt=None, preset='cpu', seed: int = 0) -> Players:
         return Players(det.eval(), untrained_attacker(p, seed), p, 'untrained', False, {})
     path = Path(ckpt)
     if not path.is_file(): raise FileNotFoundError(f"load_players: no checkpoint file {path}")
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"load_players: {path} is not a loadable checkpoint ({type(e).__name__}: {e})") from None
-    missing = {'arch', 'preset', 'detector'} - set(ck) if isinstance(ck, dict) else {'arch', 'preset', 'detector'}
+    ck = read_checkpoint(path)
+    missing = {'arch', 'preset', 'detector'} - set(ck)
     if missing: raise ValueError(f"load_players: {path} lacks {sorted(missing)} (expected the saat_nb/1 checkpoint format)")
     p, ab = preset_from_dict(ck['preset']), read_ablation(ck, path)
     det = HourglassNet(**ck['arch']); det.load_state_dict(ck['detector'])

@@ -13,7 +13,7 @@ from .data import crop_matrix, warp_image, apply_matrix
 from .hourglass import HourglassNet, predict_landmarks
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'read_image', 'input_matrix', 'load_detector', 'Predictor', 'draw_landmarks', 'main']
+__all__ = ['CKPT_FORMAT', 'read_image', 'input_matrix', 'read_checkpoint', 'load_detector', 'Predictor', 'draw_landmarks', 'main']
 
 # %% ../nbs/08_predict.ipynb #893f8df0
 def read_image(image) -> np.ndarray:
@@ -61,13 +61,18 @@ def _state_mismatch(model: torch.nn.Module, sd: dict) -> str:
              [('missing', miss), ('unexpected', extra), ('mis-shaped', shape)] if v]
     return '; '.join(parts)
 
-def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
-    "Rebuild the detector of a saat_nb checkpoint -> (model in eval mode, checkpoint dict); clear errors naming `path`."
+def read_checkpoint(path) -> dict:
+    "`torch.load(path, weights_only=True)` of a saat_nb checkpoint -> its dict; clear errors naming `path`."
     p = Path(path)
     if not p.is_file(): raise FileNotFoundError(f"checkpoint {str(p)!r} does not exist")
     try: ck = torch.load(p, map_location='cpu', weights_only=True)
     except Exception as e: raise ValueError(f"{p}: not a loadable torch checkpoint ({type(e).__name__}: {str(e)[:200]})") from None
     if not isinstance(ck, dict): raise ValueError(f"{p}: not a saat_nb checkpoint (a {type(ck).__name__}, not a dict)")
+    return ck
+
+def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
+    "Rebuild the detector of a saat_nb checkpoint -> (model in eval mode, checkpoint dict); clear errors naming `path`."
+    p = Path(path); ck = read_checkpoint(p)
     miss = [k for k in ('arch', 'detector') if k not in ck]
     if miss: raise ValueError(f"{p}: not a saat_nb checkpoint, missing key(s) {miss} (has {sorted(ck)[:8]})")
     if ck.get('format', CKPT_FORMAT) != CKPT_FORMAT: raise ValueError(f"{p}: checkpoint format {ck['format']!r}, expected {CKPT_FORMAT!r}")

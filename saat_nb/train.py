@@ -25,11 +25,12 @@ from .attacker import structure_map, semantic_mask, Attacker, adversarial_exampl
 from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
 from .beta import ssim, beta_weight, adaptive_loss
 from .evaluate import nme, evaluate_model, save_results
+from .predict import read_checkpoint, CKPT_FORMAT
 
 # %% auto #0
-__all__ = ['ABLATION_DEFAULTS', 'CKPT_FORMAT', 'LOG_COLS', 'EVAL_COLS', 'step_items', 'PassView', 'StepDL', 'step_dataloader',
-           'DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config', 'frozen',
-           'unwrap', 'allreduce_grads', 'SAATCallback', 'make_learner', 'saat_parts', 'rng_state', 'set_rng_state',
+__all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'step_items', 'PassView', 'StepDL', 'step_dataloader', 'DetectorLoss',
+           'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config', 'frozen', 'unwrap',
+           'allreduce_grads', 'SAATCallback', 'make_learner', 'saat_parts', 'rng_state', 'set_rng_state',
            'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog', 'Checkpointer',
            'distributed', 'fit_steps', 'run_name', 'train_run', 'read_log', 'plot_log', 'main']
 
@@ -350,8 +351,6 @@ def saat_parts(learn) -> tuple:
     return (cb.attacker, cb.discriminator, cb.opt_att, cb.opt_dis) if cb is not None else (None,) * 4
 
 # %% ../nbs/06_train.ipynb #78d7ccf5
-CKPT_FORMAT = 'saat_nb/1'
-
 def _plain(o):
     "Nested containers -> dict/list/python scalars/tensors only (what `weights_only=True` loads)."
     if isinstance(o, torch.Tensor): return o.detach().cpu()
@@ -399,12 +398,9 @@ def save_checkpoint(learn, path) -> Path:
 
 def load_checkpoint(path) -> dict:
     "Read a checkpoint with `weights_only=True`; clear errors for a missing or foreign file."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"checkpoint {path} does not exist")
-    try: ck = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e: raise ValueError(f"checkpoint {path} is not a readable torch file ({type(e).__name__}: {e})") from None
-    if not isinstance(ck, dict) or ck.get('format') != CKPT_FORMAT:
-        raise ValueError(f"checkpoint {path} is not a {CKPT_FORMAT} checkpoint (format {ck.get('format') if isinstance(ck, dict) else type(ck).__name__!r})")
+    ck = read_checkpoint(path)
+    if ck.get('format') != CKPT_FORMAT:
+        raise ValueError(f"checkpoint {path} is not a {CKPT_FORMAT} checkpoint (format {ck.get('format')!r})")
     return ck
 
 def restore_checkpoint(learn, ck: dict):

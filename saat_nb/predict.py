@@ -4,7 +4,7 @@
 
 # %% ../nbs/08_predict.ipynb #a52947c6
 from __future__ import annotations
-import argparse, sys
+import argparse, os, sys
 from pathlib import Path
 import numpy as np
 import torch
@@ -13,7 +13,8 @@ from .data import crop_matrix, warp_image, apply_matrix
 from .hourglass import HourglassNet, predict_landmarks
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'read_image', 'input_matrix', 'read_checkpoint', 'load_detector', 'Predictor', 'draw_landmarks', 'main']
+__all__ = ['CKPT_FORMAT', 'DETECTOR_KEYS', 'read_image', 'input_matrix', 'read_checkpoint', 'load_detector', 'export_detector',
+           'Predictor', 'draw_landmarks', 'main']
 
 # %% ../nbs/08_predict.ipynb #893f8df0
 def read_image(image) -> np.ndarray:
@@ -82,6 +83,16 @@ def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
     if bad: raise ValueError(f"{p}: detector weights do not fit HourglassNet(**{ck['arch']}): {bad}")
     model.load_state_dict(ck['detector'])
     return model.to(device or 'cpu').eval(), ck
+
+DETECTOR_KEYS = ('format', 'arch', 'preset', 'step', 'detector', 'meta')
+
+def export_detector(path, dst=None) -> Path:
+    "A training checkpoint -> its detector alone (`DETECTOR_KEYS`, fp32, ~8 MB at the cpu preset) at `dst` (default: `detector.pth` beside it)."
+    p = Path(path); _, ck = load_detector(p)
+    dst = Path(dst) if dst is not None else p.with_name('detector.pth')
+    tmp = dst.with_name(dst.name + '.tmp')
+    torch.save({k: ck[k] for k in DETECTOR_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, tmp); os.replace(tmp, dst)
+    return dst
 
 # %% ../nbs/08_predict.ipynb #dc6c8942
 class Predictor:

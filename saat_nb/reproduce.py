@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, data_root, machine_info
 from .data import missing_subsets, find_faces, LandmarkDataset, _cap, SPLITS
+from .train import run_name
+from .predict import export_detector
 
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN', 'EVAL_NB',
@@ -38,7 +40,8 @@ PAPER_MAIN = {'clean': {'baseline': 4.21, 'saat': 3.38}, 'masked': {'baseline': 
 
 def run_folder_name(kind: str, seed: int) -> str:
     "'baseline', 'saat' or an ablation row + seed -> 'baseline_s0', 'saat_s1', 'abl_beta0.5_s0'."
-    return f"{kind}_s{seed}" if kind in ('baseline', 'saat') else f"abl_{kind}_s{seed}"
+    if kind in ('baseline', 'saat'): return run_name(kind == 'saat', seed)
+    return run_name(True, seed, {k.lower(): v for k, v in ABLATIONS[kind].items()})
 
 def stage_runs(stage: str, seeds, ablations=None) -> dict:
     "The training runs of `stage`: {run folder name: 06_train parameters}; `ablations` picks rows (default all)."
@@ -93,11 +96,14 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
 def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path, kernel: str = 'saat_nb') -> Path:
     "Execute 06_train for one run into `root/name` unless it is done -> the run folder."
     d = root / name
-    if run_done(d): _log(f"{stage}/{name}: skipped: done"); return d
-    t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if (d / 'checkpoint.pth').exists() else ''} ...")
-    execute(nbs / TRAIN_NB, d / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(d), **params), kernel)
-    if not run_done(d): raise RuntimeError(f"{stage}/{name}: 06_train finished but {d} lacks final.pth/metrics.json")
-    _log(f"{stage}/{name}: done", t0)
+    if run_done(d): _log(f"{stage}/{name}: skipped: done")
+    else:
+        t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if (d / 'checkpoint.pth').exists() else ''} ...")
+        execute(nbs / TRAIN_NB, d / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(d), **params), kernel)
+        if not run_done(d): raise RuntimeError(f"{stage}/{name}: 06_train finished but {d} lacks final.pth/metrics.json")
+        _log(f"{stage}/{name}: done", t0)
+    det = d / 'detector.pth'
+    if not det.is_file() or det.stat().st_mtime < (d / 'final.pth').stat().st_mtime: export_detector(d / 'final.pth', det)
     return d
 
 def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,

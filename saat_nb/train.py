@@ -486,15 +486,15 @@ def fit_steps(learn, ckpt_every: int | None = None, run_dir=None, cbs=None):
     else: learn.step, learn.total_steps = sched.start, sched.steps   # resumed at the last step: nothing left to train
     return learn
 
-def run_name(saat: bool, seed: int, ablation: dict, preset: Preset) -> str:
-    "'baseline_seed0', 'saat_seed0', 'saat_beta0.5_noD_seed1', ..."
-    parts = ['saat' if saat else 'baseline']
-    if saat:
-        ab = ablation_config(preset, **ablation)
-        if ab['beta'] is not None: parts.append(f"beta{ab['beta']:g}")
-        if ab['lam'] != preset.lam: parts.append(f"lam{ab['lam']:g}")
-        parts += [tag for key, tag in (('use_s', 'noS'), ('use_lr', 'noLR'), ('use_d', 'noD')) if not ab[key]]
-    return '_'.join(parts + [f'seed{seed}'])
+def run_name(saat: bool, seed: int, ablation: dict | None = None) -> str:
+    "'baseline_s0', 'saat_s0', 'abl_beta0.5_noD_s1': the run folder name; ablation switches given explicitly are spelt out."
+    if not saat: return f'baseline_s{seed}'
+    ab = ablation or {}
+    bad = set(ab) - set(ABLATION_DEFAULTS)
+    if bad: raise TypeError(f"unknown ablation switch(es) {sorted(bad)}; known: {sorted(ABLATION_DEFAULTS)}")
+    tags = [f"{k}{float(ab[k]):g}" for k in ('beta', 'lam') if ab.get(k) is not None]
+    tags += [tag for key, tag in (('use_s', 'noS'), ('use_lr', 'noLR'), ('use_d', 'noD')) if not ab.get(key, True)]
+    return '_'.join(['abl', *tags, f's{seed}']) if tags else f'saat_s{seed}'
 
 def _config(p: Preset, saat, seed, ab, order, ckpt_every, root) -> dict:
     return json.loads(json.dumps({'preset': p.to_dict(), 'saat': bool(saat), 'seed': int(seed), 'ablation': ab,
@@ -512,7 +512,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
     ab = ablation_config(p, **ablation)
     if not saat and ablation: print(f"train_run: baseline run, ablation switches {sorted(ablation)} have no effect")
     ckpt_every = ckpt_every or p.eval_every
-    out = Path(out) if out is not None else Path('outputs') / p.name / run_name(saat, seed, ablation, p)
+    out = Path(out) if out is not None else Path('outputs') / p.name / run_name(saat, seed, ablation)
     cfg = _config(p, saat, seed, ab, order, ckpt_every, root)
     rj = out / 'run.json'
     if rj.exists():

@@ -14,11 +14,11 @@ from .train import run_name
 from .predict import export_detector
 
 # %% auto #0
-__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN', 'EVAL_NB',
-           'SUBSETS', 'run_folder_name', 'stage_runs', 'run_done', 'stage_hash', 'marker_done', 'mark_done',
-           'notebooks_dir', 'execute', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run',
-           'evaluate_stage', 'eval_curve', 'fluctuation', 'figures_stage', 'compare_seeds', 'verdict', 'gather',
-           'results_markdown', 'check_data', 'reproduce', 'main']
+__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN', 'EVAL_FILES',
+           'EVAL_NB', 'SUBSETS', 'run_folder_name', 'stage_runs', 'run_done', 'stage_hash', 'marker_done', 'mark_done',
+           'notebooks_dir', 'execute', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy', 'run_evaluated',
+           'evaluate_run', 'evaluate_stage', 'eval_curve', 'fluctuation', 'figures_stage', 'compare_seeds', 'verdict',
+           'gather', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -127,18 +127,28 @@ def eval_faces(data, p: Preset, split: str, seed: int) -> list:
     return _cap(find_faces(data, EVAL_SUBSETS[split]), p.n_valid, seed)
 
 def masked_copy(data: Path, dst: Path, p: Preset, seeds, mask_seed: int = 0) -> Path:
-    "A masked copy (300W layout) of the evaluation faces of every seed, made once under `dst`."
+    "A masked copy (300W layout) of the evaluation faces of every seed under `dst`; kept while it holds all of them."
     from saat_nb.masked import make_masked_300w
-    if (dst / 'manifest.json').is_file(): return dst
+    need = {split: {f.name: f for s in seeds for f in eval_faces(data, p, split, s)} for split in EVAL_SUBSETS}
+    man = dst / 'manifest.json'
+    if man.is_file() and set().union(*need.values()) <= set(json.loads(man.read_text()).get('faces', {})): return dst
     src = dst.parent / (dst.name + '_src')
     for split in EVAL_SUBSETS:
-        for f in {f.name: f for s in seeds for f in eval_faces(data, p, split, s)}.values():
+        for f in need[split].values():
             for a in (f.image, f.pts):
                 link = src / EVAL_SUBSETS[split] / a.name
                 link.parent.mkdir(parents=True, exist_ok=True)
                 if not link.exists(): link.symlink_to(a.resolve())
     make_masked_300w(src, dst, seed=mask_seed, subsets=list(EVAL_SUBSETS.values()), progress=False)
     return dst
+
+EVAL_FILES = ('results_masked_valid.npz', 'results_masked_test.npz', 'robustness/robustness.csv')
+
+def run_evaluated(run_dir: Path, masked: Path) -> bool:
+    "`evaluate_run`'s files exist and are newer than the run's `final.pth` and the masked copy's manifest."
+    t = max((Path(run_dir) / 'final.pth').stat().st_mtime, (Path(masked) / 'manifest.json').stat().st_mtime)
+    fs = [Path(run_dir) / f for f in EVAL_FILES]
+    return all(f.is_file() and f.stat().st_mtime >= t for f in fs)
 
 def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, corruptions: bool = True):
     "Masked helen/testset and AFW (+ corruptions on AFW) for the detector of `run_dir`."
@@ -162,7 +172,9 @@ def evaluate_stage(p: Preset, data: Path, root: Path, seeds) -> dict:
     if marker_done(root, 'evaluate', h): _log("evaluate: skipped: done"); return runs
     t0 = time.time(); _log(f"evaluate: masked copies + corruptions for {len(runs)} runs ...")
     masked = masked_copy(data, root / 'masked300w', p, seeds)
-    for n, d in runs.items(): evaluate_run(d, data, masked, p, int(n.rsplit('_s', 1)[1]))
+    for n, d in runs.items():   # a run evaluated since its final.pth and the masked copy was last written is kept
+        if run_evaluated(d, masked): _log(f"evaluate/{n}: skipped: done"); continue
+        t1 = time.time(); evaluate_run(d, data, masked, p, int(n.rsplit('_s', 1)[1])); _log(f"evaluate/{n}: done", t1)
     mark_done(root, 'evaluate', h); _log("evaluate: done", t0)
     return runs
 

@@ -31,7 +31,7 @@ def test_end_to_end(smoke):
     res = json.loads((root / 'results.json').read_text())
     assert set(res['main']) == {'helen/testset', 'afw', 'masked helen/testset', 'masked afw'}
     assert abs(res['main']['afw']['saat_mean'] - 100 * m['test']['nme']) < 1e-6 or abs(res['main']['afw']['saat_mean'] - m['test']['nme']) < 1e-6
-    assert [r['row'] for r in res['ablations']] == ['saat', 'noD'] and len(res['fluctuation']) == 2
+    assert [r['row'] for r in res['ablations']] == ['baseline', 'saat', 'noD'] and len(res['fluctuation']) == 2
     md = (root / 'results.md').read_text()
     assert md.splitlines()[2].startswith('Command: `saat-reproduce --preset smoke') and 'The real run is `saat-reproduce --preset cpu`' in md
     assert res['verdict'] in md and 'cannot be told from noise' in res['verdict']   # one seed: no spread

@@ -14,15 +14,16 @@ from .train import run_name
 from .predict import export_detector
 
 # %% auto #0
-__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN', 'EVAL_FILES',
-           'EVAL_NB', 'SUBSETS', 'run_folder_name', 'stage_runs', 'run_done', 'stage_hash', 'marker_done', 'mark_done',
-           'notebooks_dir', 'execute', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy', 'run_evaluated',
-           'evaluate_run', 'evaluate_stage', 'eval_curve', 'fluctuation', 'figures_stage', 'compare_seeds', 'verdict',
-           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN',
+           'EVAL_FILES', 'SUBSETS', 'run_folder_name', 'stage_runs', 'run_done', 'stage_hash', 'marker_done',
+           'mark_done', 'notebooks_dir', 'execute', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy',
+           'run_evaluated', 'evaluate_run', 'evaluate_stage', 'eval_curve', 'fluctuation', 'plot_ablations',
+           'figures_stage', 'compare_seeds', 'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data',
+           'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
-TRAIN_NB, EVAL_SUBSETS = '06_train.ipynb', {'valid': 'helen/testset', 'test': 'afw'}
+TRAIN_NB, EVAL_NB, EVAL_SUBSETS = '06_train.ipynb', '07_evaluate.ipynb', {'valid': 'helen/testset', 'test': 'afw'}
 ABLATIONS = {'beta1': dict(BETA=1.0), 'beta0.5': dict(BETA=0.5), 'beta0.1': dict(BETA=0.1), 'beta0': dict(BETA=0.0),
              'lam1': dict(LAM=1.0), 'lam0.5': dict(LAM=0.5), 'lam0': dict(LAM=0.0),
              'noS': dict(USE_S=False), 'noLR': dict(USE_LR=False), 'noD': dict(USE_D=False)}
@@ -163,18 +164,32 @@ def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, 
         robustness_report(model, LandmarkDataset(eval_faces(data, p, 'test', seed), p), seed=seed, out=run_dir / 'robustness', meta=meta)
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
-def evaluate_stage(p: Preset, data: Path, root: Path, seeds) -> dict:
-    "Masked + corruption evaluation of every baseline/SAAT run -> {run name: run folder}."
+def _newer(f: Path, deps) -> bool:
+    "`f` exists and is at least as new as every existing file of `deps`."
+    return f.is_file() and all(f.stat().st_mtime >= Path(d).stat().st_mtime for d in deps if Path(d).is_file())
+
+def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb') -> dict:
+    """Masked + corruption evaluation of every baseline/SAAT run, then `07_evaluate` executed per seed on its pair
+    (figures and tables in `root/figures/s<seed>/`) -> {run name: run folder}."""
+    nbs = notebooks_dir(nbs)
     runs = {n: root / n for st in ('baseline', 'saat') for n in stage_runs(st, seeds)}
     missing = [n for n, d in runs.items() if not run_done(d)]
     if missing: raise FileNotFoundError(f"evaluate: runs {missing} under {root} are not trained; run the stages baseline and saat first")
-    h = stage_hash(preset=p.to_dict(), seeds=list(seeds), data=str(data), ckpts=[d / 'final.pth' for d in runs.values()])
+    h = stage_hash(preset=p.to_dict(), seeds=list(seeds), data=str(data), nb=nbs / EVAL_NB, ckpts=[d / 'final.pth' for d in runs.values()])
     if marker_done(root, 'evaluate', h): _log("evaluate: skipped: done"); return runs
-    t0 = time.time(); _log(f"evaluate: masked copies + corruptions for {len(runs)} runs ...")
+    t0 = time.time(); _log(f"evaluate: masked copies + corruptions for {len(runs)} runs, {EVAL_NB} per seed ...")
     masked = masked_copy(data, root / 'masked300w', p, seeds)
     for n, d in runs.items():   # a run evaluated since its final.pth and the masked copy was last written is kept
         if run_evaluated(d, masked): _log(f"evaluate/{n}: skipped: done"); continue
         t1 = time.time(); evaluate_run(d, data, masked, p, int(n.rsplit('_s', 1)[1])); _log(f"evaluate/{n}: done", t1)
+    for s in seeds:
+        pair = {n: root / n for n in (run_folder_name('baseline', s), run_folder_name('saat', s))}
+        out = root / 'figures' / f's{s}'; nb = out / EVAL_NB
+        deps = [nbs / EVAL_NB] + [d / f for d in pair.values() for f in ('final.pth', 'results_valid.npz', 'results_test.npz', *EVAL_FILES)]
+        if _newer(nb, deps): _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done"); continue
+        t1 = time.time()
+        execute(nbs / EVAL_NB, nb, dict(PRESET=p.name, DATA=str(data), RUNS={n: str(d) for n, d in pair.items()}, OUT=str(out), SEED=s), kernel)
+        _log(f"evaluate/{EVAL_NB} seed {s}: {nb}", t1)
     mark_done(root, 'evaluate', h); _log("evaluate: done", t0)
     return runs
 
@@ -195,26 +210,35 @@ def fluctuation(run_dir, split: str = 'valid') -> dict:
             'range': float(tail.max() - tail.min())}
 
 # %% ../nbs/10_reproduce.ipynb #c79ddd14
-EVAL_NB = '07_evaluate.ipynb'
+def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
+    "Bars: each trained ablation row's NME % minus full SAAT's (same seed) on helen/testset and AFW, beside the paper's Δ (300W full)."
+    import matplotlib.pyplot as plt
+    ref = root / run_folder_name('saat', seed)
+    rows = [k for k in ['baseline', *ABLATIONS] if run_done(root / (run_folder_name(k, seed)))]
+    if ax is None: _, ax = plt.subplots(figsize=(7, 3.5))
+    y, w = np.arange(len(rows)), 0.27
+    for i, (split, lab, c) in enumerate((('valid', 'ours helen/testset', 'tab:blue'), ('test', 'ours AFW', 'tab:orange'))):
+        ax.barh(y + (i - 1) * w, [_nme(root / run_folder_name(k, seed), split) - _nme(ref, split) for k in rows], w, label=lab, color=c)
+    paper = [(PAPER_MAIN['clean']['baseline'] if k == 'baseline' else PAPER_ABLATIONS[k][3]) - PAPER_ABLATIONS['saat'][3] for k in rows]
+    ax.barh(y + w, paper, w, label='paper 300W full', color='tab:gray')
+    ax.axvline(0, c='k', lw=.8); ax.set_yticks(y, rows); ax.invert_yaxis(); ax.legend(fontsize=7)
+    ax.set(xlabel='NME % minus full SAAT (> 0: worse than SAAT)', title=title or f'ablations, seed {seed}')
+    return ax
 
-def figures_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb') -> list:
-    "07_evaluate via papermill on the first seed's baseline/SAAT runs, + CED of all runs, learning curves, fluctuation -> PNG paths."
+def figures_stage(p: Preset, data: Path, root: Path, seeds) -> list:
+    "Figures across runs: CED of all runs, learning curves, NME over training, ablation bars -> PNG paths (07 per seed is the evaluate stage's)."
     import matplotlib.pyplot as plt
     from saat_nb.evaluate import plot_ced, save_figure
     from saat_nb.train import plot_log
-    nbs = notebooks_dir(nbs)
     runs = {n: d for n, d in sorted((d.name, d) for d in root.iterdir() if run_done(d))}
     s0 = seeds[0]
     pair = {n: root / n for n in (run_folder_name('baseline', s0), run_folder_name('saat', s0))}
     missing = [n for n in pair if n not in runs]
     if missing: raise FileNotFoundError(f"figures: runs {missing} under {root} are not trained; run the stages baseline and saat first")
-    h = stage_hash(preset=p.to_dict(), seeds=list(seeds), data=str(data), nb=nbs / EVAL_NB, ckpts=[d / 'final.pth' for d in runs.values()],
-                   masked=[d / 'results_masked_test.npz' for d in runs.values()], robustness=[d / 'robustness' / 'robustness.csv' for d in pair.values()])
+    h = stage_hash(preset=p.to_dict(), seeds=list(seeds), data=str(data), ckpts=[d / 'final.pth' for d in runs.values()])
     fig_dir = root / 'figures'
     if marker_done(root, 'figures', h): _log("figures: skipped: done"); return sorted(fig_dir.glob('*.png'))
-    t0 = time.time(); _log(f"figures: executing {EVAL_NB} on {', '.join(pair)} ...")
-    execute(nbs / EVAL_NB, fig_dir / EVAL_NB, dict(PRESET=p.name, DATA=str(data), RUNS={n: str(d) for n, d in pair.items()},
-                                                   OUT=str(fig_dir), SEED=s0), kernel)
+    t0 = time.time(); _log(f"figures: across {len(runs)} runs ...")
     for split, what in (('test', 'AFW'), ('valid', 'helen/testset')):
         fig, ax = plt.subplots(figsize=(6, 4))
         plot_ced(runs, split=split, ax=ax, title=f'CED on {what}, all {len(runs)} runs ({p.name} preset)')
@@ -226,8 +250,11 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = N
             st, nme = eval_curve(d); ax.plot(st, nme, 'o-', ms=3, label=n, c='tab:red' if n.startswith('baseline') else 'tab:blue')
     ax.set(xlabel='step', ylabel='validation NME %', title=f'NME over training (Table 9 in spirit), {p.name} preset'); ax.legend(fontsize=7)
     save_figure(fig, fig_dir / 'fluctuation.png', close=True)
+    if any(n.startswith('abl_') for n in runs):
+        ax = plot_ablations(root, s0, title=f'ablations (one run each, seed {s0}, {p.name} preset) vs the paper')
+        save_figure(ax.figure, fig_dir / 'ablations.png', close=True)
     out = sorted(fig_dir.glob('*.png'))
-    mark_done(root, 'figures', h); _log(f"figures: {len(out)} PNGs and {EVAL_NB} in {fig_dir}", t0)
+    mark_done(root, 'figures', h); _log(f"figures: {len(out)} PNGs in {fig_dir}", t0)
     return out
 
 # %% ../nbs/10_reproduce.ipynb #86f37aa8
@@ -383,8 +410,8 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
         _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} finished", t0)
     for st in [s for s in STAGES if s in stages and s not in training]:
         t0 = time.time(); _log(f"stage {st} ...")
-        if st == 'evaluate': evaluate_stage(p, data, root, seeds)
-        else: figures_stage(p, data, root, seeds, notebooks_dir(nbs), kernel)
+        if st == 'evaluate': evaluate_stage(p, data, root, seeds, notebooks_dir(nbs), kernel)
+        else: figures_stage(p, data, root, seeds)
         _log(f"stage {st} finished", t0)
     res = gather(root, p, seeds, command or f"saat-reproduce --preset {p.name} --data {data} --out {out} --seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
     (root / 'results.json').write_text(json.dumps(res, indent=1))

@@ -35,10 +35,10 @@ def test_end_to_end(smoke):
     md = (root / 'results.md').read_text()
     assert md.splitlines()[2].startswith('Command: `saat-reproduce --preset smoke') and 'The real run is `saat-reproduce --preset cpu`' in md
     assert res['verdict'] in md and 'cannot be told from noise' in res['verdict']   # one seed: no spread
-    assert len(list((root / 'figures').glob('*.png'))) >= 8 and (root / 'stage_evaluate.done').is_file()
-    ev = json.loads((root / 'figures' / '07_evaluate.ipynb').read_text())     # 07 executed by papermill on the seed-0 runs
+    assert len(list((root / 'figures').rglob('*.png'))) >= 8 and (root / 'stage_evaluate.done').is_file() and (root / 'figures' / 'ablations.png').is_file()
+    ev = json.loads((root / 'figures' / 's0' / '07_evaluate.ipynb').read_text())     # 07 executed by the evaluate stage on the seed-0 runs
     src = ''.join(''.join(c['source']) for c in ev['cells'] if 'injected-parameters' in c['metadata'].get('tags', []))
-    assert str(root / 'saat_s0') in src and str(root / 'figures') in src and (root / 'figures' / 'adversarial_gallery.png').is_file()
+    assert str(root / 'saat_s0') in src and str(root / 'figures') in src and (root / 'figures' / 's0' / 'adversarial_gallery.png').is_file()
 
 def test_rerun_skips(smoke):
     root, argv, _, _ = smoke

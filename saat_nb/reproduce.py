@@ -344,6 +344,16 @@ def _table(rows: list[dict]) -> str:
     from saat_nb.evaluate import _markdown
     return _markdown(rows) if rows else '(no runs)'
 
+def _what_would_change(main: dict) -> list:
+    "Lines for results.md when some subset's gain is within the seed spread: what we think would settle it (no numbers)."
+    unclear = [sub for sub, c in main.items() if c and not c.get('beyond_spread')]
+    if not unclear: return []
+    return [f"**Not settled here: {', '.join(unclear)}.** What we think would settle it, without tuning on these test sets: "
+            "more seeds (the spread is measured over few runs); longer training (the paper trains 200k+ steps, a short "
+            "preset far fewer: `figures/fluctuation.png` shows whether the validation NME had stopped falling, and the "
+            "attacker only starts to matter once the detector fits clean faces); and the paper's scale (256 px, width 256, "
+            "all of 300W's 3,148 training faces). The `paper` preset is the run for a GPU.", '']
+
 def results_markdown(res: dict) -> str:
     "results.json -> results.md."
     p, m = res['preset'], res['machine']
@@ -361,7 +371,7 @@ def results_markdown(res: dict) -> str:
              f"Deviations: {'; '.join(p['deviations']) or 'none'}.", '',
              '## Baseline vs SAAT (NME %, inter-ocular; spread = max - min over seeds)', '',
              '(paper columns: Table 1 for the clean subsets, Table 5 for the masked ones)', '', _table(rows), '',
-             f"**Verdict.** {res['verdict']}", '',
+             f"**Verdict.** {res['verdict']}", '', *_what_would_change(res['main']),
              f"## Ablations (seed {res['seeds'][0]} only, one run per row; paper Tables 6 and 7, 300W full)", '',
              "Δ = row minus full SAAT of the same seed (positive: the row is worse). The `baseline` row has no attacker at all.", '',
              _table(res['ablations']), '', f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',

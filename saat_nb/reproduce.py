@@ -5,7 +5,7 @@
 
 # %% ../nbs/10_reproduce.ipynb #83204f57
 from __future__ import annotations
-import argparse, hashlib, json, os, shlex, sys, time, csv
+import argparse, hashlib, json, math, os, shlex, sys, time, csv
 from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, data_root, machine_info
@@ -287,6 +287,11 @@ def verdict(main: dict) -> str:
         if c['beyond_spread'] is None: parts.append(head + f" with {c['n_seeds']} seed: no seed spread, so this cannot be told from noise.")
         elif c['beyond_spread']: parts.append(head + f", more than the seed spread ({c['spread']:.2f}): an improvement beyond seed noise.")
         else: parts.append(head + f", within the seed spread ({c['spread']:.2f}): not distinguishable from seed noise.")
+        if c.get('pairs'):
+            n, k = c['pairs'], c['wins']   # sign test: chance of k or more wins of n if SAAT made no difference
+            pv = sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n
+            parts[-1] += (f" Seed by seed, SAAT was lower in {k} of {n} (gain {c['paired_min']:.2f} to {c['paired_max']:.2f});"
+                          f" with no real effect that happens with probability {pv:.3g} (sign test).")
     return ' '.join(parts)
 
 # %% ../nbs/10_reproduce.ipynb #b36e5c8b
@@ -299,8 +304,9 @@ def gather(root: Path, p: Preset, seeds, command: str) -> dict:
         c = compare_seeds([v for v in pb.values() if v is not None], [v for v in pa.values() if v is not None])
         if c:
             pairs = [(pb[s], pa[s]) for s in seeds if pb[s] is not None and pa[s] is not None]   # same seed: same data order
+            d = [x - y for x, y in pairs]
             c.update(paper_full=PAPER_MAIN['masked' if split.startswith('masked') else 'clean'],
-                     wins=sum(y < x for x, y in pairs), pairs=len(pairs))
+                     wins=sum(v > 0 for v in d), pairs=len(d), paired_min=min(d, default=None), paired_max=max(d, default=None))
         main[label] = c
     s0, ref = seeds[0], a.get(seeds[0])
     abl = []
@@ -362,6 +368,7 @@ def results_markdown(res: dict) -> str:
              'SAAT NME% mean [min-max]': f"{c['saat_mean']:.2f} [{c['saat_min']:.2f}-{c['saat_max']:.2f}]",
              'gain': c['gain'], 'spread (max-min)': c['spread'], 'gain > spread': c['beyond_spread'],
              'SAAT better in': f"{c.get('wins', 0)}/{c.get('pairs', 0)} seeds",
+             'gain per seed [min-max]': f"{c['paired_min']:.2f}-{c['paired_max']:.2f}" if c.get('pairs') else '',
              'paper HG*1 / +SAAT (300W full)': f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
             for sub, c in res['main'].items() if c]
     lines = [f"# saat_nb reproduction: {p['name']} preset", '', f"Command: `{res['command']}`", '',

@@ -248,7 +248,7 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds) -> list:
     for n, d in runs.items():
         if n.startswith(('baseline', 'saat')):
             st, nme = eval_curve(d); ax.plot(st, nme, 'o-', ms=3, label=n, c='tab:red' if n.startswith('baseline') else 'tab:blue')
-    ax.set(xlabel='step', ylabel='validation NME %', title=f'NME over training (Table 9 in spirit), {p.name} preset'); ax.legend(fontsize=7)
+    ax.set(xlabel='step', ylabel='validation NME % (log scale)', yscale='log', title=f'NME over training (Table 9 in spirit), {p.name} preset'); ax.legend(fontsize=7)
     save_figure(fig, fig_dir / 'fluctuation.png', close=True)
     if any(n.startswith('abl_') for n in runs):
         ax = plot_ablations(root, s0, title=f'ablations (one run each, seed {s0}, {p.name} preset) vs the paper')

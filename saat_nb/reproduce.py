@@ -371,7 +371,11 @@ def results_markdown(res: dict) -> str:
              'gain per seed [min-max]': f"{c['paired_min']:.2f}-{c['paired_max']:.2f}" if c.get('pairs') else '',
              'paper HG*1 / +SAAT (300W full)': f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
             for sub, c in res['main'].items() if c]
-    lines = [f"# saat_nb reproduction: {p['name']} preset", '', f"Command: `{res['command']}`", '',
+    full = f"saat-reproduce --preset {p['name']} --data ../shared/data/300w --seeds {' '.join(map(str, res['seeds']))}"
+    lines = [f"# saat_nb reproduction: {p['name']} preset", '',
+             f"Reproduce all of it: `{full}` (from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; `--data` is your 300W "
+             "root). It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.", '',
+             f"This file was written by: `{res['command']}`", '',
              f"Date: {res['date']}. Machine: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get('gpu') else '') + '.', '',
              f"Protocol: {res['protocol']} (the paper: 300W train 3,148 faces, test 300W full; **another protocol**). "
              f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps (the paper: 256 px, width 256, 200k+ steps; **another scale**). "

@@ -33,7 +33,8 @@ def test_end_to_end(smoke):
     assert abs(res['main']['afw']['saat_mean'] - 100 * m['test']['nme']) < 1e-6 or abs(res['main']['afw']['saat_mean'] - m['test']['nme']) < 1e-6
     assert [r['row'] for r in res['ablations']] == ['baseline', 'saat', 'noD'] and len(res['fluctuation']) == 2
     md = (root / 'results.md').read_text()
-    assert md.splitlines()[2].startswith('Command: `saat-reproduce --preset smoke') and 'The real run is `saat-reproduce --preset cpu`' in md
+    assert md.splitlines()[2].startswith('Reproduce all of it: `saat-reproduce --preset smoke --data ../shared/data/300w --seeds 0`')
+    assert 'written by: `saat-reproduce --preset smoke' in md and 'The real run is `saat-reproduce --preset cpu`' in md
     assert res['verdict'] in md and 'cannot be told from noise' in res['verdict']   # one seed: no spread
     assert len(list((root / 'figures').rglob('*.png'))) >= 8 and (root / 'stage_evaluate.done').is_file() and (root / 'figures' / 'ablations.png').is_file()
     ev = json.loads((root / 'figures' / 's0' / '07_evaluate.ipynb').read_text())     # 07 executed by the evaluate stage on the seed-0 runs

@@ -1,0 +1,24 @@
+"The committed cpu-preset detectors are the ones behind the committed results: re-evaluated, they give the same per-face NME."
+from pathlib import Path
+import numpy as np
+import pytest
+from saat_nb.core import get_preset
+from saat_nb.data import find_faces, LandmarkDataset
+from saat_nb.evaluate import evaluate_model, load_results
+from saat_nb.predict import load_detector
+
+CPU = Path(__file__).resolve().parents[1] / 'outputs' / 'cpu'
+
+@pytest.mark.parametrize('run', ['baseline_s0', 'saat_s2'])
+def test_detector_reproduces_committed_nme(run, data_dir):
+    d = CPU / run
+    if not (d / 'detector.pth').is_file(): pytest.skip(f'{d}/detector.pth is not committed')
+    model, ck = load_detector(d / 'detector.pth')
+    ref = load_results(d, 'test')                          # what train_run measured on AFW at the end of training
+    faces = {f.name: f for f in find_faces(data_dir, 'afw')}
+    names = list(ref.names[:24])
+    p = get_preset(ck['preset']['name'], size=ck['preset']['size'], sigma=ck['preset']['sigma'])   # as trained, even if the preset moves on
+    ds = LandmarkDataset([faces[n] for n in names], p)
+    got = evaluate_model(model, ds, split='test', progress=False, bs=8)
+    assert list(got.names) == names
+    np.testing.assert_allclose(got.nme, ref.nme[:24], rtol=1e-4, atol=1e-6)

@@ -326,7 +326,7 @@ def gather(root: Path, p: Preset, seeds, command: str) -> dict:
                 f = fluctuation(d); m, lo, hi = PAPER_FLUCTUATION[kind]
                 fl.append({'run': d.name, 'from step': f['from_step'], 'readings': f['n'], 'ours NME% range': f"{f['min']:.2f}-{f['max']:.2f}",
                            'ours range width': f['range'], 'paper Table 9 (HELEN-trained, COFW)': f"{m} {lo:.2f}-{hi:.2f}"})
-    return {'command': command, 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'machine': machine_info(), 'preset': p.to_dict(),
+    return {'command': command, 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'machine': machine_info(), 'preset': p.to_dict(), 'root': str(root),
             'seeds': list(seeds), 'spread': 'max - min over seeds', 'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
             'main': main, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(main), 'ablation_verdict': ablation_verdict(abl, main)}
 
@@ -389,6 +389,9 @@ def results_markdown(res: dict) -> str:
              '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '', _table(res['fluctuation']), '',
              'The paper measures the range *after convergence*. A short preset may still be converging over its last half '
              '(see `figures/fluctuation.png`): then the range mixes the last of the descent with the fluctuation.', '']
+    diag = sorted((Path(res['root']) / 'diagnostics').glob('*.md')) if res.get('root') else []
+    if diag: lines += ['## Diagnostics', '', 'Follow-up measurements, each file with the command that produced it:', '',
+                       *[f"- `diagnostics/{f.name}`: {f.read_text().splitlines()[0].lstrip('# ')}" for f in diag], '']
     lines += ['## Reading these numbers', '',
               'Every *ours* number was measured by the command at the top on the machine named there; the *paper* columns '
               'are copied from the tables of the paper, for direction, not for comparison: its protocol (300W full, '

@@ -143,13 +143,15 @@ def masked_copy(data: Path, dst: Path, p: Preset, seeds, mask_seed: int = 0) -> 
     make_masked_300w(src, dst, seed=mask_seed, subsets=list(EVAL_SUBSETS.values()), progress=False)
     return dst
 
+def _newer(f: Path, deps) -> bool:
+    "`f` exists and is at least as new as every existing file of `deps`."
+    return f.is_file() and all(f.stat().st_mtime >= Path(d).stat().st_mtime for d in deps if Path(d).is_file())
+
 EVAL_FILES = ('results_masked_valid.npz', 'results_masked_test.npz', 'robustness/robustness.csv')
 
 def run_evaluated(run_dir: Path, masked: Path) -> bool:
     "`evaluate_run`'s files exist and are newer than the run's `final.pth` and the masked copy's manifest."
-    t = max((Path(run_dir) / 'final.pth').stat().st_mtime, (Path(masked) / 'manifest.json').stat().st_mtime)
-    fs = [Path(run_dir) / f for f in EVAL_FILES]
-    return all(f.is_file() and f.stat().st_mtime >= t for f in fs)
+    return all(_newer(Path(run_dir) / f, [Path(run_dir) / 'final.pth', Path(masked) / 'manifest.json']) for f in EVAL_FILES)
 
 def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, corruptions: bool = True):
     "Masked helen/testset and AFW (+ corruptions on AFW) for the detector of `run_dir`."
@@ -164,10 +166,6 @@ def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, 
         robustness_report(model, LandmarkDataset(eval_faces(data, p, 'test', seed), p), seed=seed, out=run_dir / 'robustness', meta=meta)
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
-def _newer(f: Path, deps) -> bool:
-    "`f` exists and is at least as new as every existing file of `deps`."
-    return f.is_file() and all(f.stat().st_mtime >= Path(d).stat().st_mtime for d in deps if Path(d).is_file())
-
 def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb') -> dict:
     """Masked + corruption evaluation of every baseline/SAAT run, then `07_evaluate` executed per seed on its pair
     (figures and tables in `root/figures/s<seed>/`) -> {run name: run folder}."""

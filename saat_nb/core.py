@@ -4,14 +4,15 @@
 
 # %% ../nbs/00_core.ipynb #99cd19f4
 from __future__ import annotations
-import os, random, dataclasses, json, platform
+import os, random, dataclasses, json, platform, sys, time
 from dataclasses import dataclass, field, asdict, replace
 from pathlib import Path
 import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRESETS', 'Preset', 'get_preset', 'set_seed', 'default_device', 'machine_info', 'data_root']
+__all__ = ['PRESETS', 'Preset', 'get_preset', 'set_seed', 'default_device', 'machine_info', 'data_root', 'save_atomic',
+           'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
 @dataclass(frozen=True)
@@ -107,3 +108,79 @@ def data_root(root: str | os.PathLike | None = None) -> Path:
         raise FileNotFoundError(f"300W data root {str(p)!r} does not exist or is not a folder "
                                 f"(from {'the argument' if root is not None else 'SAAT_DATA'}).")
     return p
+
+# %% ../nbs/00_core.ipynb #963a5666
+def _tmp_name(path: Path) -> Path: return path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+
+def save_atomic(obj, path, writer=None) -> Path:
+    "Write `obj` to `path` through a temporary file and `os.replace`; `writer(obj, tmp)` defaults to `torch.save`."
+    path = Path(path); tmp = _tmp_name(path)
+    try:
+        (writer or torch.save)(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists(): tmp.unlink()
+    return path
+
+def write_if_changed(path, data: str | bytes) -> bool:
+    "Write `data` to `path` atomically unless it already holds exactly that -> True when the file was (re)written."
+    path = Path(path); b = data.encode() if isinstance(data, str) else bytes(data)
+    if path.is_file() and path.read_bytes() == b: return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_atomic(b, path, lambda o, f: Path(f).write_bytes(o))
+    return True
+
+def remove_stale_tmp(folder) -> list[Path]:
+    "Delete the temporaries that killed writers left in `folder` (ours `.*.tmp` and the older `*.pth.tmp`) -> removed paths."
+    d = Path(folder)
+    if not d.is_dir(): return []
+    out = [f for pat in ('.*.tmp', '*.pth.tmp') for f in d.glob(pat) if f.is_file()]
+    for f in out: f.unlink()
+    return out
+
+# %% ../nbs/00_core.ipynb #2a26f1e6
+class FolderLocked(RuntimeError):
+    "Another live process holds the folder."
+
+def _alive(pid: int) -> bool:
+    try: os.kill(int(pid), 0)
+    except ProcessLookupError: return False
+    except PermissionError: return True
+    return True
+
+class FolderLock:
+    "Exclusive hold on `folder` for this process: `with FolderLock(d):` ...; refuses at once, naming the holder."
+    def __init__(self, folder, what: str = 'folder'):
+        self.folder, self.what, self._lock = Path(folder), what, None
+        self.owner = self.folder / '.lock.json'
+
+    def holder(self) -> dict:
+        try: return json.loads(self.owner.read_text())
+        except Exception: return {}
+
+    def acquire(self) -> 'FolderLock':
+        from filelock import FileLock, Timeout
+        self.folder.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(self.folder / '.lock', timeout=0, thread_local=False)
+        try: lock.acquire()
+        except Timeout:
+            h = self.holder()
+            who = f"PID {h.get('pid', '?')} on {h.get('host', '?')}, since {h.get('since', '?')}: {h.get('command', '?')}" if h else 'another process'
+            raise FolderLocked(f"{self.what} {self.folder} is in use by {who}. Wait for it to finish, or stop that "
+                               f"process; two processes must not write one {self.what}") from None
+        old = self.holder()
+        if old and (old.get('host') != platform.node() or not _alive(old.get('pid', -1))) and old.get('pid') != os.getpid():
+            print(f"note: took over the lock of {self.what} {self.folder} from PID {old.get('pid')} "
+                  f"(since {old.get('since')}), which is no longer running", file=sys.stderr)
+        self.owner.write_text(json.dumps({'pid': os.getpid(), 'host': platform.node(), 'since': time.strftime('%Y-%m-%d %H:%M:%S'),
+                                          'command': ' '.join(sys.argv)[:300]}))
+        self._lock = lock
+        return self
+
+    def release(self):
+        if self._lock is None: return
+        if self.holder().get('pid') == os.getpid(): self.owner.unlink(missing_ok=True)
+        self._lock.release(); self._lock = None
+
+    def __enter__(self): return self.acquire()
+    def __exit__(self, *exc): self.release()

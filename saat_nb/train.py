@@ -5,7 +5,7 @@
 
 # %% ../nbs/06_train.ipynb #832a8980
 from __future__ import annotations
-import argparse, csv, json, math, os, random, shlex, sys, time
+import argparse, csv, dataclasses, json, math, os, random, shlex, sys, time
 from contextlib import contextmanager, ExitStack
 from functools import partial
 from pathlib import Path
@@ -18,8 +18,8 @@ from fastai.callback.progress import ProgressCallback
 from fastai.data.load import DataLoader
 from fastai.optimizer import Adam
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root
-from .data import face_dataloaders, face_dataset, AddHeatmaps
+from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root, save_atomic, remove_stale_tmp, FolderLock, write_if_changed
+from .data import face_dataloaders, face_dataset, AddHeatmaps, check_splits
 from .hourglass import HourglassNet, decode_heatmaps
 from .attacker import structure_map, semantic_mask, Attacker, adversarial_example, Discriminator
 from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
@@ -28,11 +28,12 @@ from .evaluate import nme, evaluate_model, save_results
 from .predict import read_checkpoint, CKPT_FORMAT
 
 # %% auto #0
-__all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'step_items', 'PassView', 'StepDL', 'step_dataloader', 'DetectorLoss',
-           'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config', 'frozen', 'unwrap',
-           'allreduce_grads', 'SAATCallback', 'make_learner', 'saat_parts', 'rng_state', 'set_rng_state',
-           'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog', 'Checkpointer',
-           'distributed', 'fit_steps', 'run_name', 'train_run', 'read_log', 'plot_log', 'main']
+__all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'step_items', 'PassView', 'StepDL',
+           'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config',
+           'frozen', 'unwrap', 'allreduce_grads', 'SAATCallback', 'make_learner', 'saat_parts', 'rng_state',
+           'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog',
+           'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps', 'run_name',
+           'train_run', 'read_log', 'plot_log', 'main']
 
 # %% ../nbs/06_train.ipynb #135f4d0e
 def step_items(n_items: int, bs: int, seed: int, start: int, n_steps: int) -> list:
@@ -243,11 +244,16 @@ class SAATCallback(Callback):
         return True
 
     def discriminator_step(self, x, x_adv, S) -> bool:
-        "One step on -L_D (eq. 5), fake detached."
+        "One step on -L_D (eq. 5), fake detached; a non-finite L_D also puts back D's BatchNorm statistics."
+        bufs = [b.detach().clone() for b in self.discriminator.buffers()]
         with self._autocast():
             L_D = discriminator_loss(self.discriminator(x, S).float(), self.discriminator(x_adv.detach(), S).float())
         self.stats['L_D'] = float(L_D.detach())
-        return self._step(self.opt_dis, L_D, 2)
+        ok = self._step(self.opt_dis, L_D, 2)
+        if not ok:
+            with torch.no_grad():
+                for b, v in zip(self.discriminator.buffers(), bufs): b.copy_(v)
+        return ok
 
     def beta_of(self, x, x_adv, M):
         "(β (B,), SSIM (B,)) of the adversarial examples; fixed β when the ablation sets one."
@@ -277,7 +283,8 @@ class SAATCallback(Callback):
                 with self._autocast(): preds_adv = det(x_adv)
                 ok = self.attacker_step(preds_adv, hm, x, x_adv, S, M)
             with torch.no_grad(): x_adv = self.make_adv(x, S, z)      # the updated attacker's example
-        if not _finite(x_adv): self.stats['skipped'] |= 1; ok = False
+        if not _finite(x_adv):   # NaN guard: a non-finite I_adv reaches no network in train mode (D's BN statistics)
+            self.stats['skipped'] |= 1 | (2 if self.use_d else 0); return
         if self.use_d: ok = self.discriminator_step(x, x_adv, S) and ok
         if not ok:                                                      # NaN guard: clean loss only
             if self.update_order == 'shared': self.stats['skipped'] |= 1   # its attacker step needs the adversarial forward
@@ -392,9 +399,7 @@ def checkpoint_dict(learn) -> dict:
 
 def save_checkpoint(learn, path) -> Path:
     "Write `checkpoint_dict(learn)` to `path` atomically (a killed write leaves the old file)."
-    path = Path(path); tmp = path.with_name(path.name + '.tmp')
-    torch.save(checkpoint_dict(learn), tmp); os.replace(tmp, path)
-    return path
+    return save_atomic(checkpoint_dict(learn), path)
 
 def load_checkpoint(path) -> dict:
     "Read a checkpoint with `weights_only=True`; clear errors for a missing or foreign file."
@@ -474,6 +479,56 @@ def distributed(learn):
     try: yield learn
     finally: learn.remove_cb(cb)
 
+# %% ../nbs/06_train.ipynb #3f9b72ae
+RUN_STATES = ('new', 'training', 'evaluating', 'done', 'broken')
+EVAL_SPLITS = ('valid', 'test')
+
+class RunBroken(RuntimeError):
+    "A run folder that cannot be resumed or trusted; the message says what to do."
+
+@dataclasses.dataclass
+class RunState:
+    "`state` (one of `RUN_STATES`), `why` in words, the splits still to evaluate and the weights to do it with."
+    state: str
+    why: str
+    todo: tuple = ()
+    weights: Path | None = None
+    @property
+    def done(self) -> bool: return self.state == 'done'
+
+def _split_file(d: Path, split: str) -> Path:
+    return d / 'robustness' / 'robustness.csv' if split == 'robustness' else d / f'results_{split}.npz'
+
+def run_weights(run_dir) -> Path | None:
+    "The trained detector of a run folder: `final.pth` (full checkpoint) else `detector.pth` (weights only), else None."
+    return next((Path(run_dir) / f for f in ('final.pth', 'detector.pth') if (Path(run_dir) / f).is_file()), None)
+
+def run_state(run_dir, splits=EVAL_SPLITS) -> RunState:
+    "What `run_dir` holds -> `RunState` (see the table above); reads `run.json`, `metrics.json` and which files exist."
+    d = Path(run_dir); rj = d / 'run.json'
+    fix = f"delete {d} to start it again, or pass --retrain to saat-reproduce"
+    if not rj.is_file():
+        if run_weights(d) or (d / 'checkpoint.pth').is_file():
+            return RunState('broken', f"holds weights but no run.json, so its config is unknown: {fix}")
+        return RunState('new', 'no run.json yet')
+    try: info = json.loads(rj.read_text()); status = info['status']
+    except Exception as e: return RunState('broken', f"run.json is unreadable ({type(e).__name__}: {e}): {fix}")
+    weights = run_weights(d)
+    trained = status in ('trained', 'done') or (status == 'running' and (d / 'final.pth').is_file())
+    if not trained:
+        ck = d / 'checkpoint.pth'
+        return RunState('training', f"training, {'resumes from checkpoint.pth' if ck.is_file() else 'no checkpoint yet: starts at step 0'}")
+    try: metrics = json.loads((d / 'metrics.json').read_text()) if (d / 'metrics.json').is_file() else {}
+    except Exception as e: return RunState('broken', f"metrics.json is unreadable ({type(e).__name__}: {e}): {fix}")
+    todo = tuple(s for s in splits if not _split_file(d, s).is_file() or (s != 'robustness' and 'nme' not in metrics.get(s, {})))
+    logs = [f for f in ('log.csv', 'eval.csv') if not (d / f).is_file()]
+    if logs: return RunState('broken', f"trained, but {' and '.join(logs)} missing: {fix}", todo, weights)
+    if not todo: return RunState('done' if status == 'done' else 'evaluating',
+                                 f"trained to step {info.get('steps', '?')}, evaluated on {', '.join(splits)}", (), weights)
+    if weights is None:
+        return RunState('broken', f"trained, but lacks {', '.join(todo)} and has neither final.pth nor detector.pth to evaluate with: {fix}", todo)
+    return RunState('evaluating', f"trained; {', '.join(todo)} not evaluated yet", todo, weights)
+
 # %% ../nbs/06_train.ipynb #a46eaac4
 def fit_steps(learn, ckpt_every: int | None = None, run_dir=None, cbs=None):
     "Train `learn` from `learn.step_schedule.start` to the preset's step count, one fastai epoch per segment."
@@ -504,9 +559,24 @@ def _read_json(path: Path):
     try: return json.loads(path.read_text())
     except Exception as e: raise ValueError(f"{path}: unreadable run.json ({type(e).__name__}: {e})") from None
 
+def _config_diff(old: dict | None, new: dict) -> list:
+    "Keys in which two run configs differ; where the data lies (`data`) is not part of a run's identity."
+    old = old or {}
+    return sorted(k for k in set(new) | set(old) if k != 'data' and old.get(k) != new.get(k))
+
+def _evaluate_splits(model, out: Path, p: Preset, root: Path, seed: int, splits, meta: dict, progress: bool = True):
+    "Score `model` on each of `splits` of the cross protocol -> `results_<split>.npz` + `metrics.json` in `out`."
+    for split in splits:
+        ds = face_dataset(root, p, split, 'cross', seed, p.n_valid)
+        save_results(out, evaluate_model(model, ds, split=split, progress=progress, bs=p.bs,
+                                         meta={**meta, 'threads': torch.get_num_threads()}))
+
 def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = True, seed: int = 0, resume: bool = True,
-              order: str = 'paper', ckpt_every: int | None = None, cbs=None, progress: bool = True, **ablation) -> Path:
-    "Train one baseline/SAAT run into a run folder (DEVELOPERS.md layout) and return the folder."
+              order: str = 'paper', ckpt_every: int | None = None, cbs=None, progress: bool = True, check_data: bool = True,
+              **ablation) -> Path:
+    """Train one baseline/SAAT run into a run folder (DEVELOPERS.md layout) and return the folder. What it does
+    is decided by `run_state`: `done` is left alone, `evaluating` gets only its missing evaluations, `training`
+    resumes, `broken` is an error that says what to do."""
     p = get_preset(preset)
     root = data_root(data)
     ab = ablation_config(p, **ablation)
@@ -514,35 +584,46 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
     ckpt_every = ckpt_every or p.eval_every
     out = Path(out) if out is not None else Path('outputs') / p.name / run_name(saat, seed, ablation)
     cfg = _config(p, saat, seed, ab, order, ckpt_every, root)
-    rj = out / 'run.json'
-    if rj.exists():
-        old = _read_json(rj).get('config')
-        if old != cfg:
-            diff = sorted(k for k in set(cfg) | set(old or {}) if (old or {}).get(k) != cfg.get(k))
-            raise FileExistsError(f"{out} holds a run with another config (differs in {diff}); choose another out folder")
-        if (out / 'final.pth').exists() and (out / 'metrics.json').exists():
-            print(f"train_run: {out} already has final.pth for this config, skipping"); return out
     main_proc = rank_distrib() == 0
-    out.mkdir(parents=True, exist_ok=True)
-    t0, cmd = time.time(), ' '.join(shlex.quote(a) for a in sys.argv)
-    info = {'config': cfg, 'machine': machine_info(), 'processes': max(num_distrib(), 1), 'command': cmd,
-            'started': time.strftime('%Y-%m-%d %H:%M:%S')}
-    if main_proc: rj.write_text(json.dumps({**info, 'status': 'running'}, indent=1))
-    dls = face_dataloaders(root, p, 'cross', seed)
-    learn = make_learner(dls, p, saat, seed, order, **ab)
-    ck = out / 'checkpoint.pth'
-    if resume and ck.exists():
-        restore_checkpoint(learn, load_checkpoint(ck)); print(f"train_run: resuming {out} at step {learn.step_schedule.start}")
-    if not progress: learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
-    with (learn.no_logging() if not progress else ExitStack()), distributed(learn):
-        fit_steps(learn, ckpt_every, out if main_proc else None, cbs)
-    if not main_proc: return out
-    torch.save(checkpoint_dict(learn), out / 'final.pth')
-    for split in ('valid', 'test'):
-        ds = face_dataset(root, p, split, 'cross', seed, p.n_valid)
-        save_results(out, evaluate_model(learn.model, ds, split=split, progress=progress, bs=p.bs,
-                                         meta={'run': out.name, 'saat': bool(saat), 'seed': int(seed), 'step': int(learn.step)}))
-    rj.write_text(json.dumps({**info, 'status': 'done', 'steps': int(learn.step), 'wall_s': time.time() - t0}, indent=1))
+    with (FolderLock(out, 'run folder') if main_proc else ExitStack()):
+        if main_proc:
+            for f in remove_stale_tmp(out): print(f"train_run: removed {f.name}, left by a killed write")
+        st, rj = run_state(out), out / 'run.json'
+        if st.state != 'new':
+            diff = _config_diff(_read_json(rj).get('config'), cfg)
+            if diff: raise FileExistsError(f"{out} holds a run with another config (differs in {diff}); choose another out folder")
+        if st.state == 'done': print(f"train_run: {out} is done ({st.why}), skipping"); return out
+        if st.state == 'broken': raise RunBroken(f"{out}: {st.why}")
+        meta = {'run': out.name, 'saat': bool(saat), 'seed': int(seed)}
+        if check_data and main_proc:   # every split this call reads, before any work: one screen listing every bad file
+            check_splits(root, 'cross', st.todo if st.state == 'evaluating' else ('train', *EVAL_SPLITS)).raise_if_bad()
+        if st.state == 'evaluating':
+            if not main_proc: return out
+            from saat_nb.predict import load_detector
+            model, ck = load_detector(st.weights)
+            print(f"train_run: {out} is trained; evaluating {', '.join(st.todo)} with {st.weights.name}")
+            _evaluate_splits(model, out, p, root, seed, st.todo, {**meta, 'step': int(ck['step'])}, progress)
+            info = _read_json(rj); info.update(status='done'); write_if_changed(rj, json.dumps(info, indent=1))
+            return out
+        out.mkdir(parents=True, exist_ok=True)
+        t0, cmd = time.time(), ' '.join(shlex.quote(a) for a in sys.argv)
+        info = {'config': cfg, 'machine': machine_info(), 'processes': max(num_distrib(), 1), 'command': cmd,
+                'started': time.strftime('%Y-%m-%d %H:%M:%S')}
+        if main_proc: write_if_changed(rj, json.dumps({**info, 'status': 'running'}, indent=1))
+        dls = face_dataloaders(root, p, 'cross', seed)
+        learn = make_learner(dls, p, saat, seed, order, **ab)
+        ck = out / 'checkpoint.pth'
+        if resume and ck.exists():
+            restore_checkpoint(learn, load_checkpoint(ck)); print(f"train_run: resuming {out} at step {learn.step_schedule.start}")
+        if not progress: learn.remove_cbs([c for c in learn.cbs if isinstance(c, ProgressCallback)])
+        with (learn.no_logging() if not progress else ExitStack()), distributed(learn):
+            fit_steps(learn, ckpt_every, out if main_proc else None, cbs)
+        if not main_proc: return out
+        save_atomic(checkpoint_dict(learn), out / 'final.pth')
+        info.update(steps=int(learn.step), wall_s=time.time() - t0)
+        write_if_changed(rj, json.dumps({**info, 'status': 'trained'}, indent=1))   # killed from here on: `evaluating`
+        _evaluate_splits(learn.model, out, p, root, seed, EVAL_SPLITS, {**meta, 'step': int(learn.step)}, progress)
+        write_if_changed(rj, json.dumps({**info, 'status': 'done'}, indent=1))
     return out
 
 # %% ../nbs/06_train.ipynb #2ea0364f

@@ -215,3 +215,82 @@ def test_frozen_restores_buffers():
         assert not any(p.requires_grad for p in m.parameters())
         m(torch.randn(2, 3, 8, 8))
     assert same(s0, state(m)) and all(p.requires_grad for p in m.parameters())
+
+
+class NaNAttacker(torch.nn.Module):
+    "An attacker whose perturbation is NaN: what a diverged A would give."
+    def __init__(self, a): super().__init__(); self.a, self.noise_ch = a, a.noise_ch
+    def forward(self, x, S=None, z=None): return self.a(x, S, z) * float('nan')
+
+
+@pytest.mark.parametrize('order', ['paper', 'shared'])
+def test_nan_attacker_output_keeps_every_network_finite(tmp_path, data_dir, order):
+    "NaN into A's output: no parameter and no buffer (D's and the detector's BatchNorm statistics) of the three networks turns non-finite."
+    learn = learner(data_dir, steps=2, order=order)
+    learn.saat.attacker = NaNAttacker(learn.saat.attacker)
+    quiet_fit(learn, run_dir=tmp_path)
+    for name, m in (('detector', learn.model), ('attacker', learn.saat.attacker), ('discriminator', learn.saat.discriminator)):
+        bad = [k for k, t in m.state_dict().items() if t.is_floating_point() and not torch.isfinite(t).all()]
+        assert not bad, f"{name}: non-finite {bad[:4]}"
+    assert [int(r['skipped']) for r in rows(tmp_path / 'log.csv')] == [3, 3]
+    ck = torch.load(tmp_path / 'checkpoint.pth', weights_only=True)
+    assert all(torch.isfinite(t).all() for k in ('detector', 'discriminator') for t in ck[k].values() if t.is_floating_point())
+
+
+def test_killed_between_evaluations_gets_only_its_evaluation(tmp_path, data_dir, monkeypatch, capsys):
+    "A run killed after its validation but before its test evaluation is `evaluating`, not done; the rerun evaluates only the test split."
+    import saat_nb.train as T
+    from saat_nb.train import run_state
+    real = T.save_results
+    def killed_at_test(out, res):
+        if res.split == 'test': raise Kill('killed during the test evaluation')
+        return real(out, res)
+    monkeypatch.setattr(T, 'save_results', killed_at_test)
+    out = tmp_path / 'base'
+    with pytest.raises(Kill): train_run('smoke', data_dir, out, saat=False, progress=False)
+    st = run_state(out)
+    assert st.state == 'evaluating' and st.todo == ('test',), st
+    monkeypatch.setattr(T, 'save_results', real)
+    log = (out / 'log.csv').read_bytes(); valid = (out / 'results_valid.npz').read_bytes()
+    main(['--preset', 'smoke', '--data', str(data_dir), '--out', str(out), '--baseline'])
+    assert 'evaluating test' in capsys.readouterr().out
+    assert run_state(out).state == 'done' and json.loads((out / 'run.json').read_text())['status'] == 'done'
+    assert set(json.loads((out / 'metrics.json').read_text())) == {'valid', 'test'}
+    assert (out / 'log.csv').read_bytes() == log and (out / 'results_valid.npz').read_bytes() == valid, 'nothing retrained'
+
+
+def test_committed_run_without_final_is_done(tmp_path, data_dir):
+    "A finished run as committed (weights-only detector.pth, no final.pth/checkpoint.pth) is done; without weights and an evaluation it is broken."
+    from saat_nb.predict import export_detector
+    from saat_nb.train import run_state, RunBroken
+    out = tmp_path / 'base'
+    train_run('smoke', data_dir, out, saat=False, progress=False)
+    export_detector(out / 'final.pth', out / 'detector.pth')
+    (out / 'final.pth').unlink(); (out / 'checkpoint.pth').unlink()
+    assert run_state(out).state == 'done'
+    m = json.loads((out / 'metrics.json').read_text()); del m['test']; (out / 'metrics.json').write_text(json.dumps(m))
+    assert run_state(out).todo == ('test',)
+    train_run('smoke', data_dir, out, saat=False, progress=False)       # evaluates with detector.pth
+    assert 'test' in json.loads((out / 'metrics.json').read_text()) and not (out / 'final.pth').exists()
+    (out / 'results_test.npz').unlink(); (out / 'detector.pth').unlink()
+    with pytest.raises(RunBroken, match='retrain'): train_run('smoke', data_dir, out, saat=False, progress=False)
+
+
+def test_second_process_on_a_run_folder_is_refused(tmp_path, data_dir, capsys):
+    "Another live process holds the run folder: refused at once, naming the folder and its PID; once it is dead, taken over with a note."
+    import subprocess, sys
+    from saat_nb.core import FolderLocked
+    out = tmp_path / 'base'
+    code = "import sys, time; from saat_nb.core import FolderLock; lock = FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)"
+    holder = subprocess.Popen([sys.executable, '-c', code, str(out)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        with pytest.raises(FolderLocked, match=rf"{out}.*PID {holder.pid}"): train_run('smoke', data_dir, out, saat=False, progress=False)
+        assert not (out / 'log.csv').exists()
+    finally: holder.kill(); holder.wait()
+    (out / 'checkpoint.pth.tmp').write_bytes(b'')          # a 0-byte temporary of a killed write
+    train_run('smoke', data_dir, out, saat=False, progress=False)
+    err = capsys.readouterr()
+    assert f'PID {holder.pid}' in err.err and 'no longer running' in err.err
+    assert 'checkpoint.pth.tmp' in err.out and not list(out.glob('*.tmp')) and not list(out.glob('.*.tmp'))
+    assert not (out / '.lock.json').exists(), 'the holder file goes with the lock'

@@ -4,21 +4,22 @@
 
 # %% ../nbs/01_data.ipynb #31580318
 from __future__ import annotations
-import math, os
+import math, os, sys, time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 import numpy as np
 import torch
-from PIL import Image, ImageEnhance
+from PIL import Image, ImageEnhance, ImageFile, UnidentifiedImageError
 from .core import Preset, get_preset, data_root, default_device
 
 # %% auto #0
-__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'SPLITS', 'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Face',
-           'subset_dir', 'find_faces', 'ScanReport', 'present_subsets', 'scan_dataset', 'missing_subsets',
-           'split_items', 'face_box', 'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params',
-           'jitter_colour', 'occlude', 'augment_face', 'render_heatmaps', 'load_face', 'face_region', 'LandmarkDataset',
-           'EpochDL', 'AddHeatmaps', 'face_dataset', 'face_dataloaders']
+__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'PtsError',
+           'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face', 'subset_dir', 'find_faces', 'ScanReport',
+           'present_subsets', 'scan_dataset', 'missing_subsets', 'split_items', 'check_splits', 'main', 'face_box',
+           'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params', 'jitter_colour', 'occlude',
+           'augment_face', 'render_heatmaps', 'load_face', 'face_region', 'LandmarkDataset', 'EpochDL', 'AddHeatmaps',
+           'face_dataset', 'face_dataloaders']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -95,6 +96,36 @@ FLIP_PERM = _mirror_pairs()
 # %% ../nbs/01_data.ipynb #cb5a32cc
 IMG_EXTS = ('.jpg', '.jpeg', '.png')
 SUBSETS = ('afw', 'helen/trainset', 'helen/testset', 'lfpw/trainset', 'lfpw/testset', 'ibug')
+MIN_SIZE = 32        # px: smallest image side and landmark-box side a crop can use (see the prose above)
+MAX_OUTSIDE = 0.1    # landmarks may lie at most this fraction of the face size beyond the image border
+
+PROBLEM_KINDS = {    # kind -> (title, what to do)
+    'no_root':   ('no data folder', "pass --data DIR or set SAAT_DATA=DIR to a folder in the 300W layout "
+                                    "(afw/, helen/trainset/, helen/testset/, lfpw/, ibug/)"),
+    'missing':   ('subset folder missing', "put the subset at that path (300W layout) or check a protocol or "
+                                           "splits that do not read it"),
+    'empty':     ('subset without faces', "copy the subset's images and their .pts files into the folder "
+                                          "(an empty folder is usually a failed copy or unzip)"),
+    'no_pts':    ('image without .pts', "add its .pts (same stem, same folder) or delete the image"),
+    'no_image':  ('.pts without image', "add its image (.jpg/.png, same stem) or delete the .pts"),
+    'duplicate': ('two images for one .pts', "keep one image per stem"),
+    'pts':       ('malformed .pts', "a .pts needs 68 lines of two finite numbers (iBUG format): copy it again from the source"),
+    'image':     ('unreadable or truncated image', "copy the image again from the source (truncation is usually an "
+                                                   "interrupted copy or download)"),
+    'small':     ('face or image too small', "use the full-size photo, or remove the face (too few pixels to learn landmarks from)"),
+    'outside':   ('landmarks outside the image', "the .pts probably belongs to another image or another scale: "
+                                                 "pair it with its own image"),
+}
+
+class Problem(str):
+    "One bad file or folder. Reads as `'path: what is wrong'`; also has `.path`, `.kind` (see `PROBLEM_KINDS`), `.detail`."
+    def __new__(cls, path, kind: str, detail: str):
+        if kind not in PROBLEM_KINDS: raise ValueError(f"unknown problem kind {kind!r}")
+        detail = str(detail).strip().rstrip('.').strip()            # one sentence, no full stop: never '..'
+        self = super().__new__(cls, f"{path}: {detail}")
+        self.path, self.kind, self.detail = Path(path), kind, detail
+        return self
+    def __reduce__(self): return (Problem, (str(self.path), self.kind, self.detail))
 
 class Face(NamedTuple):
     "One annotated face: image path, `.pts` path and a unique name `subset/stem`."
@@ -108,14 +139,17 @@ def subset_dir(root, subset: str) -> Path:
     nested = d / Path(subset).name
     return nested if nested.is_dir() and not any(d.glob('*.pts')) else d
 
-def _pair(folder: Path, prefix: str = '') -> tuple[list[Face], list[str]]:
+def _pair(folder: Path, prefix: str = '') -> tuple[list[Face], list[Problem]]:
     "Pair images and `.pts` files in `folder` -> (faces, problems)."
-    files = [f for f in folder.iterdir() if f.is_file()]
-    imgs = {f.stem: f for f in files if f.suffix.lower() in IMG_EXTS}
-    pts = {f.stem: f for f in files if f.suffix.lower() == '.pts'}
-    problems = [f"{imgs[s]}: image without a .pts annotation" for s in sorted(imgs.keys() - pts.keys())]
-    problems += [f"{pts[s]}: .pts without an image (.jpg/.png)" for s in sorted(pts.keys() - imgs.keys())]
-    faces = [Face(imgs[s], pts[s], f"{prefix}{s}") for s in sorted(imgs.keys() & pts.keys())]
+    files = sorted(f for f in folder.iterdir() if f.is_file())
+    imgs, pts = {}, {f.stem: f for f in files if f.suffix.lower() == '.pts'}
+    for f in files:
+        if f.suffix.lower() in IMG_EXTS: imgs.setdefault(f.stem, []).append(f)
+    problems = [Problem(imgs[s][0], 'no_pts', "image without a .pts annotation") for s in sorted(imgs.keys() - pts.keys())]
+    problems += [Problem(pts[s], 'no_image', ".pts without an image (.jpg/.png)") for s in sorted(pts.keys() - imgs.keys())]
+    problems += [Problem(f, 'duplicate', f"a second image for {s}.pts (also {imgs[s][0].name})")
+                 for s in sorted(imgs) if s in pts for f in imgs[s][1:]]
+    faces = [Face(imgs[s][0], pts[s], f"{prefix}{s}") for s in sorted(imgs.keys() & pts.keys())]
     return faces, problems
 
 def find_faces(root, subset: str | None = None) -> list[Face]:
@@ -128,50 +162,141 @@ def find_faces(root, subset: str | None = None) -> list[Face]:
     return faces
 
 # %% ../nbs/01_data.ipynb #09b8a904
-def _check_image(path: Path) -> str | None:
-    "None if the image decodes completely, else the problem."
+def _check_image(path: Path) -> tuple[tuple[int, int] | None, Problem | None]:
+    "Decode the whole image (JPEG at 1/8 scale: every byte is still read) -> ((width, height), None) or (None, problem)."
+    old, ImageFile.LOAD_TRUNCATED_IMAGES = ImageFile.LOAD_TRUNCATED_IMAGES, False
     try:
-        with Image.open(path) as im: im.verify()
-        with Image.open(path) as im: im.load()
-    except Exception as e: return f"{path}: unreadable image ({type(e).__name__}: {e})"
-    return None
+        with Image.open(path) as im:
+            size = im.size
+            if im.format == 'JPEG': im.draft(None, (max(1, size[0] // 8), max(1, size[1] // 8)))
+            im.load()
+        return size, None
+    except UnidentifiedImageError: return None, Problem(path, 'image', "not an image PIL can read (no JPEG/PNG data)")
+    except Exception as e:
+        why = 'truncated image data' if 'truncated' in str(e) else 'unreadable image'
+        return None, Problem(path, 'image', f"{why} ({type(e).__name__}: {str(e).rstrip('.')})")
+    finally: ImageFile.LOAD_TRUNCATED_IMAGES = old
 
-def _check_pts(path: Path) -> str | None:
-    try: read_pts(path)
-    except PtsError as e: return str(e)
-    return None
+def _check_pts(path: Path) -> tuple[np.ndarray | None, Problem | None]:
+    try: return read_pts(path), None
+    except PtsError as e: return None, Problem(path, 'pts', str(e).removeprefix(f"{path}: "))
+
+def _check_geometry(face: Face, size, pts, min_size: float, max_outside: float) -> list[Problem]:
+    "Is the face big enough for a crop, and its landmarks on the image? (pixel centres at integers: the image spans -0.5 .. W-0.5)"
+    W, H = size
+    lo, hi = pts.min(0), pts.max(0)
+    side = float((hi - lo).max())                                   # face size: the landmark box's longer side
+    out = []
+    if min(W, H) < min_size or side < min_size:
+        out.append(Problem(face.image, 'small', f"{W}x{H} image, face (landmark box) {side:.0f} px; "
+                                                f"a usable crop needs both at least {min_size:g} px"))
+    beyond = float(max(-0.5 - lo[0], -0.5 - lo[1], hi[0] - (W - 0.5), hi[1] - (H - 0.5), 0.))
+    if beyond > max_outside * max(side, 1.):
+        n = int(((pts < -0.5) | (pts > np.array([W, H]) - 0.5)).any(1).sum())
+        out.append(Problem(face.pts, 'outside', f"{n} of 68 landmarks outside its {W}x{H} image ({face.image.name}), "
+                                                f"up to {beyond:.0f} px beyond the border (the limit is {max_outside:.0%} "
+                                                f"of the {side:.0f} px face)"))
+    return out
+
+def _n(k: int, word: str) -> str: return f"{k} {word}{'' if k == 1 else 's'}"
 
 @dataclass
 class ScanReport:
-    "Result of `scan_dataset`: the good faces and one line per bad file."
+    "What `scan_dataset` / `check_splits` found: good `faces`, every `Problem`, and per-subset counts."
     faces: list = field(default_factory=list)
     problems: list = field(default_factory=list)
+    counts: dict = field(default_factory=dict)      # subset -> {'faces': good faces, 'bad': bad files}
+    root: Path | None = None
+    seconds: float = 0.
+    protocol: str | None = None                     # set by `check_splits`
+    splits: dict = field(default_factory=dict)      # split -> subsets, set by `check_splits`
     @property
     def ok(self) -> bool: return not self.problems
+    @property
+    def bad_files(self) -> list[Path]: return sorted({Path(p.path) if isinstance(p, Problem) else Path(p.split(': ')[0]) for p in self.problems})
+    def by_kind(self) -> dict[str, list[Problem]]:
+        "kind -> its problems, in `PROBLEM_KINDS` order."
+        kinds = {k: [p for p in self.problems if getattr(p, 'kind', None) == k] for k in PROBLEM_KINDS}
+        return {k: v for k, v in kinds.items() if v}
+    def summary(self) -> str:
+        "One line: the verdict."
+        n = len(self.faces)
+        if self.ok: return f"{_n(n, 'good face')} in {_n(len(self.counts), 'subset')}, no problems"
+        return f"{_n(len(self.bad_files), 'bad file')} ({_n(len(self.problems), 'problem')}); {_n(n, 'good face')}"
+    def _rel(self, p: Problem) -> str:
+        try: return f"{Path(p.path).relative_to(self.root)}: {p.detail}" if self.root else str(p)
+        except (ValueError, AttributeError): return str(p)
+    def _command(self) -> str:
+        cmd = f"python -m saat_nb.data --data {self.root or 'DIR'}"
+        if self.protocol: cmd += f" --protocol {self.protocol} --splits {' '.join(self.splits)}"
+        return cmd
+    def format(self, prog: str | None = None, max_problems: int | None = 40, per_kind: int = 5) -> str:
+        "One screen: counts per subset, every problem (grouped by kind beyond `max_problems`), then what to do."
+        what = f", protocol {self.protocol!r} ({', '.join(self.splits)})" if self.protocol else ''
+        lines = [f"{prog + ': ' if prog else ''}data check{' of ' + str(self.root) if self.root else ''}{what} in {self.seconds:.1f} s: "
+                 f"{self.summary()}"]
+        split_of = {s: ', '.join(k for k, subs in self.splits.items() if s in subs) or '-' for s in self.counts}
+        w, ws = max([len('subset')] + [len(s) for s in self.counts]), max([len('split')] + [len(v) for v in split_of.values()])
+        if self.counts: lines.append(f"  {'subset':<{w}}  {'split':<{ws}}  {'good faces':>10} {'bad files':>10}")
+        for s, c in self.counts.items():
+            lines.append(f"  {s:<{w}}  {split_of[s]:<{ws}}  {c['faces']:>10} {c['bad']:>10}")
+        if self.ok: return '\n'.join(lines)
+        lines.append(f"{_n(len(self.problems), 'problem')}, paths relative to {self.root}:" if self.root else 'problems:')
+        groups = self.by_kind()
+        other = [p for p in self.problems if getattr(p, 'kind', None) not in PROBLEM_KINDS]
+        if max_problems is None or len(self.problems) <= max_problems:
+            lines += [f"  {self._rel(p)}" for p in self.problems]
+        else:
+            for k, ps in groups.items():
+                lines.append(f"  {PROBLEM_KINDS[k][0]}: {len(ps)}")
+                lines += [f"    {self._rel(p)}" for p in ps[:per_kind]]
+                if len(ps) > per_kind: lines.append(f"    and {len(ps) - per_kind} more")
+            if other: lines += [f"  other: {len(other)}"] + [f"    {p}" for p in other[:per_kind]]
+            lines.append(f"  (every line: {self._command()} --all)")
+        lines.append('What to do:')
+        lines += [f"  {PROBLEM_KINDS[k][0]}: {PROBLEM_KINDS[k][1]}" for k in groups]
+        lines.append(f"Nothing was trained. Fix every problem above (or remove a bad face's image and .pts together), "
+                     f"then check again: {self._command()}")
+        return '\n'.join(lines)
+    def __str__(self): return self.format()
     def raise_if_bad(self):
-        if self.problems:
-            raise DatasetError(f"{len(self.problems)} bad file(s):\n" + '\n'.join(self.problems))
+        "`self` if ok, else `DatasetError` with the screen of `format()`."
+        if self.problems: raise DatasetError(self.format())
         return self
+    def exit_if_bad(self, prog: str | None = None, max_problems: int | None = 40):
+        "For command lines: `self` if ok, else print `format(prog)` to stderr and `SystemExit(2)` (no traceback)."
+        if self.ok: return self
+        print(self.format(prog, max_problems), file=sys.stderr)
+        raise SystemExit(2)
 
 def present_subsets(root) -> list[str]:
     "The known 300W subsets found under `root`."
     return [s for s in SUBSETS if subset_dir(root, s).is_dir()]
 
-def scan_dataset(root, subsets=None) -> ScanReport:
-    "Parse every `.pts` and decode every image under `root` (300W layout, or a plain folder); report all problems."
-    root = Path(root)
+def scan_dataset(root, subsets=None, min_size: float = MIN_SIZE, max_outside: float = MAX_OUTSIDE) -> ScanReport:
+    "Check every file of `subsets` under `root` (default: the 300W subsets present, else `root` as a plain folder); report every problem."
+    root, t0 = Path(root), time.perf_counter()
     if not root.is_dir(): raise FileNotFoundError(f"dataset folder {str(root)!r} does not exist")
     subsets = subsets if subsets is not None else present_subsets(root)
-    rep = ScanReport()
+    rep = ScanReport(root=root)
     for s in (subsets or [None]):
-        folder = subset_dir(root, s) if s else root
-        if not folder.is_dir(): rep.problems.append(f"{folder}: subset folder missing"); continue
-        faces, problems = _pair(folder, f"{s}/" if s else '')
-        rep.problems += problems
-        for f in faces:
-            bad = [p for p in (_check_pts(f.pts), _check_image(f.image)) if p]
-            rep.problems += bad
-            if not bad: rep.faces.append(f)
+        folder, key, before = subset_dir(root, s) if s else root, s or '.', len(rep.problems)
+        n_good = len(rep.faces)
+        if not folder.is_dir(): rep.problems.append(Problem(folder, 'missing', "subset folder missing"))
+        else:
+            faces, problems = _pair(folder, f"{s}/" if s else '')
+            rep.problems += problems
+            if not faces: rep.problems.append(Problem(folder, 'empty', "no faces (no image + .pts pairs in the folder)"))
+            for f in faces:
+                pts, bad_pts = _check_pts(f.pts)
+                size, bad_img = _check_image(f.image)
+                bad = [p for p in (bad_pts, bad_img) if p]
+                if not bad: bad = _check_geometry(f, size, pts, min_size, max_outside)
+                rep.problems += bad
+                if not bad: rep.faces.append(f)
+        rep.problems[before:] = sorted(rep.problems[before:], key=lambda p: (p.path.name, list(PROBLEM_KINDS).index(p.kind)))
+        rep.counts[key] = {'faces': len(rep.faces) - n_good, 'bad': len({p.path for p in rep.problems[before:]})}
+    rep.seconds = time.perf_counter() - t0
     return rep
 
 # %% ../nbs/01_data.ipynb #64a93782
@@ -198,6 +323,41 @@ def split_items(root=None, protocol: str = 'cross') -> dict[str, list[Face]]:
     miss = missing_subsets(root, protocol)
     if miss: raise DatasetError(f"protocol {protocol!r} needs subset(s) missing under {root}: {', '.join(miss)}")
     return {k: [f for s in subs for f in find_faces(root, s)] for k, subs in _protocol(protocol).items()}
+
+# %% ../nbs/01_data.ipynb #c999648a
+def check_splits(root=None, protocol: str = 'cross', splits=None, **scan_kw) -> ScanReport:
+    "Scan every subset the `splits` (default: all) of `protocol` read -> one `ScanReport`; a missing root or subset is a problem in it."
+    prot = _protocol(protocol)
+    splits = list(prot) if splits is None else [splits] if isinstance(splits, str) else list(splits)
+    unknown = [k for k in splits if k not in prot]
+    if unknown: raise KeyError(f"protocol {protocol!r} has splits {list(prot)}, not {', '.join(map(repr, unknown))}")
+    src = root if root is not None else os.environ.get('SAAT_DATA')
+    if src is None: rep = ScanReport(problems=[Problem('$SAAT_DATA', 'no_root', "not set, and no data folder given")])
+    elif not Path(src).expanduser().is_dir():
+        rep = ScanReport(problems=[Problem(src, 'no_root', f"no such folder (from {'the argument' if root is not None else 'SAAT_DATA'})")])
+    else: rep = scan_dataset(data_root(root), list(dict.fromkeys(s for k in splits for s in prot[k])), **scan_kw)
+    rep.protocol, rep.splits = protocol, {k: prot[k] for k in splits}
+    return rep
+
+def main(argv=None) -> int:
+    "`python -m saat_nb.data`: check the data a protocol's splits read; 0 when clean, else the screen on stderr and exit 2."
+    import argparse
+    ap = argparse.ArgumentParser(prog='python -m saat_nb.data', description='Check every file the splits of a 300W protocol '
+                                 'read, before training: all bad files at once.')
+    ap.add_argument('--data', default=None, help='300W root (default: $SAAT_DATA)')
+    ap.add_argument('--protocol', default='cross', choices=sorted(SPLITS))
+    ap.add_argument('--splits', nargs='+', default=None, help='splits to check (default: all splits of the protocol)')
+    ap.add_argument('--all', action='store_true', help='list every problem (default: the first of each kind beyond 40)')
+    ap.add_argument('--min-size', type=float, default=MIN_SIZE, help='smallest image / face side in px (default: %(default)s)')
+    ap.add_argument('--max-outside', type=float, default=MAX_OUTSIDE, help='landmarks beyond the border, fraction of the face (default: %(default)s)')
+    a = ap.parse_args(argv)
+    try: rep = check_splits(a.data, a.protocol, a.splits, min_size=a.min_size, max_outside=a.max_outside)
+    except KeyError as e: ap.error(e.args[0])
+    rep.exit_if_bad(ap.prog, max_problems=None if a.all else 40)
+    print(rep.format(ap.prog))
+    return 0
+
+if __name__ == '__main__' and Path(sys.argv[0]).name == 'data.py': main()   # `python -m saat_nb.data`; not when the notebook runs
 
 # %% ../nbs/01_data.ipynb #e863599a
 def face_box(pts) -> np.ndarray:

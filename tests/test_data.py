@@ -4,7 +4,7 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 from saat_nb.core import get_preset
-from saat_nb.data import (read_pts, write_pts, PtsError, DatasetError, FLIP_PERM, find_faces, scan_dataset,
+from saat_nb.data import (read_pts, write_pts, PtsError, DatasetError, FLIP_PERM, find_faces, scan_dataset, ScanReport, Problem,
                           split_items, missing_subsets, crop_face, render_heatmaps, LandmarkDataset,
                           face_dataloaders, face_dataset, augment_params)
 
@@ -56,22 +56,108 @@ def test_unpaired_files_are_errors(tmp_path, data_dir):
     (tmp_path / 'lonely.png').unlink(); _write(tmp_path / 'orphan.pts', '\n'.join(_body()))
     with pytest.raises(DatasetError, match='orphan.pts'): find_faces(tmp_path)
 
-def test_scan_reports_every_bad_file(tmp_path, data_dir):
-    _pair(tmp_path, 'good', data_dir)
-    _pair(tmp_path, 'truncated', data_dir, truncate=True)
-    _pair(tmp_path, 'badpts', data_dir); _write(tmp_path / 'badpts.pts', '\n'.join(_body(60)))
-    (tmp_path / 'garbage.jpg').write_bytes(b'no image here'); _write(tmp_path / 'garbage.pts', '\n'.join(_body()))
-    Image.new('RGB', (8, 8)).save(tmp_path / 'nopts.png')
-    rep = scan_dataset(tmp_path)
-    assert not rep.ok and [f.name for f in rep.faces] == ['good']
-    text = '\n'.join(rep.problems)
-    for name in ('truncated.jpg', 'badpts.pts', 'garbage.jpg', 'nopts.png'): assert name in text, text
-    assert len(rep.problems) == 4
-    with pytest.raises(DatasetError, match='4 bad file'): rep.raise_if_bad()
+@pytest.fixture
+def bad_tree(tmp_path, data_dir):
+    "A 300W tree: empty helen/trainset, 1 clean afw face, 2 clean helen/testset faces beside 8 broken copies of a third."
+    real = find_faces(data_dir, 'helen/testset')[:3]
+    root = tmp_path / '300w'; t = root / 'helen' / 'testset'
+    for d in (root / 'afw', root / 'helen' / 'trainset', t): d.mkdir(parents=True)
+    for f, d in ((real[0], root / 'afw'), (real[0], t), (real[1], t)):
+        (d / f.image.name).symlink_to(f.image); (d / f.pts.name).symlink_to(f.pts)
+    src, pts = real[2].image.read_bytes(), read_pts(real[2].pts)
+    lines = [f"{x + 1} {y + 1}" for x, y in pts]
+    def face(stem, body=None, img=src):
+        (t / f'{stem}.jpg').write_bytes(img); _write(t / f'{stem}.pts', '\n'.join(lines if body is None else body))
+    face('p67', lines[:67]); face('pnan', lines[:-1] + ['nan 4']); face('pword', lines[:-1] + ['4 chin'])
+    face('trunc', img=src[:len(src) // 2])
+    (t / 'nopts.jpg').write_bytes(src); _write(t / 'orphan.pts', '\n'.join(lines))
+    with Image.open(real[2].image) as im: W, H = im.size; im.resize((10, 10)).save(t / 'tiny.jpg')
+    write_pts(t / 'tiny.pts', (pts + .5) * [10 / W, 10 / H] - .5)
+    face('far'); write_pts(t / 'far.pts', pts + [0, 3 * H])
+    return root, [f.name for f in real[:2]] + ['afw/' + real[0].image.stem]
 
-def test_real_subset_scans_clean(data_dir):
-    rep = scan_dataset(data_dir, ['helen/testset'])
-    assert rep.ok and len(rep.faces) == 330
+BAD = {'helen/trainset': 'empty', 'p67.pts': 'pts', 'pnan.pts': 'pts', 'pword.pts': 'pts', 'trunc.jpg': 'image',
+       'nopts.jpg': 'no_pts', 'orphan.pts': 'no_image', 'tiny.jpg': 'small', 'far.pts': 'outside'}
+
+def test_scan_reports_every_bad_file(bad_tree):
+    root, good = bad_tree
+    rep = scan_dataset(root)
+    assert not rep.ok and sorted(f.name for f in rep.faces) == sorted(good)
+    found = {str(p.path.relative_to(root)).removeprefix('helen/testset/'): p.kind for p in rep.problems}
+    assert found == BAD, rep.format()
+    assert {p.path.name: p.detail for p in rep.problems if p.kind == 'pts'} == {
+        'p67.pts': 'expected 68 points, found 67', 'pnan.pts': 'non-finite coordinates (nan/inf) at point(s) [68]',
+        'pword.pts': "point 68 is not two numbers: '4 chin'"}
+    assert rep.counts == {'afw': {'faces': 1, 'bad': 0}, 'helen/trainset': {'faces': 0, 'bad': 1},
+                          'helen/testset': {'faces': 2, 'bad': 8}}
+    screen = rep.format('prog')
+    assert all(name in screen for name in BAD) and screen.startswith('prog: data check of')
+    assert screen.splitlines()[-1].startswith('Nothing was trained') and 'What to do:' in screen
+    assert not any(l.endswith('..') for l in screen.splitlines()) and '..' not in '\n'.join(rep.problems)
+    with pytest.raises(DatasetError, match='9 bad files'): rep.raise_if_bad()
+
+def test_scan_thresholds_are_parameters(bad_tree):
+    root, _ = bad_tree
+    kinds = lambda **kw: sorted(p.kind for p in scan_dataset(root, ['helen/testset'], **kw).problems)
+    assert kinds(min_size=5).count('small') == 0 and kinds(max_outside=10).count('outside') == 0
+    assert kinds().count('small') == 1 and kinds(min_size=4000).count('small') == 4     # tiny, far and the 2 clean faces
+
+@pytest.mark.parametrize('frac', [0.1, 0.5, 0.9, 0.99])
+@pytest.mark.parametrize('progressive', [False, True])
+def test_truncated_images_are_caught(tmp_path, data_dir, frac, progressive, monkeypatch):
+    from PIL import ImageFile
+    src = find_faces(data_dir, 'afw')[0]
+    full = tmp_path / 'full.jpg'
+    Image.open(src.image).save(full, 'JPEG', quality=90, progressive=progressive)
+    data = full.read_bytes(); (tmp_path / 'cut.jpg').write_bytes(data[:int(len(data) * frac)])
+    (tmp_path / 'full.pts').write_bytes(src.pts.read_bytes()); (tmp_path / 'cut.pts').write_bytes(src.pts.read_bytes())
+    monkeypatch.setattr(ImageFile, 'LOAD_TRUNCATED_IMAGES', True)       # a caller's setting does not hide it
+    rep = scan_dataset(tmp_path)
+    assert [f.name for f in rep.faces] == ['full'] and [(p.path.name, p.kind) for p in rep.problems] == [('cut.jpg', 'image')]
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True
+
+def test_many_problems_are_grouped_on_one_screen():
+    rep = ScanReport(problems=[Problem(f'/d/helen/trainset/{i}.pts', 'pts', 'expected 68 points, found 67.') for i in range(300)]
+                     + [Problem(f'/d/afw/{i}.jpg', 'image', 'truncated image data') for i in range(3)], root=Path('/d'))
+    screen = rep.format()
+    assert 'malformed .pts: 300' in screen and 'and 295 more' in screen and 'afw/2.jpg: truncated image data' in screen
+    assert len(screen.splitlines()) < 30 and '..' not in screen
+    assert 'found 67\n' in rep.format(max_problems=None) and len(rep.format(max_problems=None).splitlines()) > 300
+
+def test_check_splits_reads_the_protocols_subsets(bad_tree, tmp_path, monkeypatch):
+    from saat_nb.data import check_splits
+    root, _ = bad_tree
+    rep = check_splits(root, 'cross')
+    assert list(rep.counts) == ['helen/trainset', 'helen/testset', 'afw'] and len(rep.bad_files) == 9
+    assert rep.splits == {'train': ['helen/trainset'], 'valid': ['helen/testset'], 'test': ['afw']}
+    t = check_splits(root, 'cross', 'test')
+    assert t.ok and len(t.faces) == 1 and list(t.counts) == ['afw']
+    assert [p.kind for p in check_splits(root, 'cross', ['train']).problems] == ['empty']
+    assert [p.kind for p in check_splits(tmp_path / 'nowhere').problems] == ['no_root']
+    monkeypatch.delenv('SAAT_DATA', raising=False)
+    assert [p.kind for p in check_splits(None).problems] == ['no_root']
+    assert sorted(str(p.path.relative_to(root)) for p in check_splits(root, 'paper').problems if p.kind == 'missing') == \
+        ['ibug', 'lfpw/testset', 'lfpw/trainset']
+    with pytest.raises(KeyError, match='valid'): check_splits(root, 'paper', 'valid')
+
+def test_exit_if_bad_prints_the_screen_without_traceback(bad_tree, capsys):
+    from saat_nb.data import check_splits, main
+    root, _ = bad_tree
+    assert check_splits(root, 'cross', 'test').exit_if_bad('x').ok
+    with pytest.raises(SystemExit) as e: check_splits(root).exit_if_bad('saat-reproduce')
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and err.startswith('saat-reproduce: data check of') and 'Traceback' not in err
+    assert all(name in err for name in BAD)
+    with pytest.raises(SystemExit) as e: main(['--data', str(root)])
+    assert e.value.code == 2 and 'trunc.jpg' in capsys.readouterr().err
+    assert main(['--data', str(root), '--splits', 'test']) == 0
+
+def test_real_data_scans_clean(data_dir):
+    from saat_nb.data import check_splits
+    rep = check_splits(data_dir, 'cross')
+    assert rep.ok, rep.format()
+    assert {s: c['faces'] for s, c in rep.counts.items()} == {'helen/trainset': 870, 'helen/testset': 330, 'afw': 337}
+    assert rep.seconds < 60
 
 def test_missing_root_and_subsets(tmp_path, data_dir):
     with pytest.raises(FileNotFoundError, match='nowhere'): split_items(tmp_path / 'nowhere')

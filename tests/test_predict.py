@@ -1,4 +1,6 @@
 "saat_nb.predict: checkpoint loading, landmarks in original pixels, bad inputs, CLI."
+import json, struct, subprocess, sys, zlib
+from pathlib import Path
 import numpy as np
 import pytest
 import torch
@@ -7,7 +9,9 @@ from saat_nb.core import set_seed
 from saat_nb.data import face_dataset, load_face, face_box, crop_matrix, warp_image, apply_matrix
 from saat_nb.hourglass import HourglassNet, predict_landmarks
 from saat_nb.losses import heatmap_mse
-from saat_nb.predict import Predictor, main, read_image
+from saat_nb.predict import Predictor, main, read_image, read_image_file, read_checkpoint, export_detector, input_matrix
+
+REPO = Path(__file__).resolve().parents[1]
 
 def _ckpt(net, **over):
     ck = {'format': 'saat_nb/1', 'arch': net.arch, 'preset': {}, 'step': 3, 'detector': net.state_dict(),
@@ -94,14 +98,141 @@ def test_checkpoint_errors(tiny, tmp_path):
     torch.save(_ckpt(net, format='other/9'), tmp_path / 'fmt.pth')
     with pytest.raises(ValueError, match='format'): Predictor.from_checkpoint(tmp_path / 'fmt.pth')
 
-def test_cli(tiny, tmp_path, capsys):
-    path, _, ds = tiny
-    photo, gt = load_face(ds.faces[0]); box = face_box(gt)
-    Image.fromarray(photo).save(tmp_path / 'f.png')
-    pts = main([str(tmp_path / 'f.png'), '--checkpoint', str(path), '--box', *map(str, box)])
-    lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == 68 and np.allclose(np.loadtxt(lines), pts, atol=0.01)
-    main([str(tmp_path / 'f.png'), '--checkpoint', str(path), '--out', str(tmp_path / 'o.png'), '--flip'])
-    assert Image.open(tmp_path / 'o.png').size == (photo.shape[1], photo.shape[0])
-    with pytest.raises(SystemExit) as e: main([str(tmp_path / 'f.png'), '--checkpoint', str(tmp_path / 'none.pth')])
-    assert e.value.code == 2 and 'none.pth' in capsys.readouterr().err
+def _cli(capsys, *args) -> tuple[int, str, str]:
+    "main(args) in-process -> (exit status, stdout, stderr)."
+    rc = main([str(a) for a in args]); o = capsys.readouterr()
+    return rc, o.out, o.err
+
+@pytest.fixture(scope='module')
+def face_png(tiny, tmp_path_factory):
+    "(path of a HELEN photo saved as PNG, its photo array, its landmark box)."
+    photo, gt = load_face(tiny[2].faces[0])
+    path = tmp_path_factory.mktemp('img') / 'f.png'
+    Image.fromarray(photo).save(path, compress_level=1)
+    return path, photo, face_box(gt)
+
+def test_cli(tiny, face_png, tmp_path, capsys):
+    path, _, _ = tiny
+    img, photo, box = face_png
+    pts = Predictor.from_checkpoint(path).landmarks(photo, box)
+    rc, out, err = _cli(capsys, img, '--checkpoint', path, '--box', *box)
+    lines = out.splitlines()
+    assert rc == 0 and err == '' and lines[0] == 'x,y' and len(lines) == 69
+    assert np.allclose(np.loadtxt(lines[1:], delimiter=','), pts, atol=0.01)
+    rc, out, err = _cli(capsys, img, '--checkpoint', path, '--out', tmp_path / 'o.png', '--flip')
+    assert rc == 0 and Image.open(tmp_path / 'o.png').size == (photo.shape[1], photo.shape[0])
+    assert len(out.splitlines()) == 69 and 'wrote' in err and 'o.png' in err          # points still printed
+    rc, out, err = _cli(capsys, img, '--checkpoint', tmp_path / 'none.pth')
+    assert rc == 2 and out == '' and 'none.pth' in err
+
+def test_cli_json(tiny, face_png, capsys):
+    img, photo, box = face_png
+    rc, out, _ = _cli(capsys, img, '--checkpoint', tiny[0], '--box', *box, '--format', 'json')
+    js = json.loads(out)
+    assert rc == 0 and js['image'] == str(img) and js['box_source'] == 'given' and np.allclose(js['box'], box)
+    assert js['image_size'] == [photo.shape[1], photo.shape[0]]
+    assert np.allclose(js['points'], Predictor.from_checkpoint(tiny[0]).landmarks(photo, box), atol=0.01)
+    rc, out, err = _cli(capsys, img, '--checkpoint', tiny[0], '--format', 'json')
+    assert rc == 0 and json.loads(out)['box'] is None and json.loads(out)['box_source'] == 'whole image'
+
+def test_cli_no_box_notice(tiny, face_png, capsys):
+    rc, out, err = _cli(capsys, face_png[0], '--checkpoint', tiny[0])
+    assert rc == 0 and len(err.splitlines()) == 1 and 'whole image is taken as the face crop' in err and '--box' in err
+
+@pytest.mark.parametrize('box, msg', [(('nan', 0, 50, 50), 'not finite'), ((0, 0, 'inf', 50), 'not finite'),
+                                      ((0, 0, 1e7, 1e7), 'beyond'),
+                                      ((-2e5, -2e5, 2e5, 2e5), 'times the'), ((10, 10, 10, 40), 'empty'),
+                                      ((10, 40, 30, 10), 'empty')])
+def test_cli_bad_box(tiny, face_png, capsys, box, msg):
+    rc, out, err = _cli(capsys, face_png[0], '--checkpoint', tiny[0], '--box', *box)
+    assert rc == 2 and out == '' and len(err.splitlines()) == 1 and err.startswith('saat-predict: error: ') and 'face box' in err, err
+    assert msg in err and 'Traceback' not in err and '..' not in err
+    assert '(' + ', '.join(f"{float(v):g}" for v in box) + ')' in err                  # names the box
+
+def test_cli_missing_and_unreadable_image(tiny, tmp_path, capsys):
+    rc, out, err = _cli(capsys, tmp_path / 'nope.png', '--checkpoint', tiny[0])
+    assert rc == 2 and out == '' and 'nope.png' in err and 'does not exist' in err
+    (tmp_path / 'text.png').write_text('not an image')
+    rc, out, err = _cli(capsys, tmp_path / 'text.png', '--checkpoint', tiny[0])
+    assert rc == 2 and 'text.png' in err and 'unreadable image' in err and len(err.splitlines()) == 1
+
+def test_console_script_exit_codes(tiny, face_png):
+    "The real entry point: sys.exit(main()) must exit 0 and print only the points (it used to exit 1, the array on stderr)."
+    script = Path(sys.executable).parent / 'saat-predict'
+    cmd = [str(script)] if script.is_file() else [sys.executable, '-c', 'import sys; from saat_nb.predict import main; sys.exit(main())']
+    img, _, box = face_png
+    r = subprocess.run(cmd + [str(img), '--checkpoint', str(tiny[0]), '--box', *map(str, box)], capture_output=True, text=True)
+    assert r.returncode == 0 and r.stderr == '', r.stderr
+    assert np.loadtxt(r.stdout.splitlines()[1:], delimiter=',').shape == (68, 2)
+    r = subprocess.run(cmd + [str(img), '--checkpoint', str(tiny[0]), '--box', 'nan', '0', '10', '10'], capture_output=True, text=True)
+    assert r.returncode == 2 and r.stdout == '' and 'face box (nan, 0, 10, 10)' in r.stderr and 'Traceback' not in r.stderr
+
+def _png16(path, a):
+    "uint16 (H,W) or (H,W,3) -> a 16-bit grey or RGB PNG, written by hand (PIL cannot write 16-bit RGB)."
+    a = np.asarray(a, np.uint16); a = a[..., None] if a.ndim == 2 else a
+    H, W, C = a.shape
+    chunk = lambda t, d: struct.pack('>I', len(d)) + t + d + struct.pack('>I', zlib.crc32(t + d) & 0xffffffff)
+    raw = b''.join(b'\0' + row.astype('>u2').tobytes() for row in a)
+    Path(path).write_bytes(b'\x89PNG\r\n\x1a\n' + chunk(b'IHDR', struct.pack('>IIBBBBB', W, H, 16, {1: 0, 3: 2}[C], 0, 0, 0))
+                           + chunk(b'IDAT', zlib.compress(raw, 1)) + chunk(b'IEND', b''))
+
+def test_16bit_png_same_points_as_8bit(tiny, face_png, tmp_path, capsys):
+    _, photo, box = face_png
+    p = Predictor.from_checkpoint(tiny[0])
+    grey = photo[..., 0]
+    noise = np.random.default_rng(0).integers(-128, 129, grey.shape)                  # uses the low byte, same 8-bit value
+    _png16(tmp_path / 'g16.png', np.clip(grey.astype(np.int64) * 257 + noise, 0, 65535))
+    Image.fromarray(grey).save(tmp_path / 'g8.png')
+    assert (read_image(tmp_path / 'g16.png') == grey[..., None]).all()
+    assert np.abs(p.landmarks(tmp_path / 'g16.png', box) - p.landmarks(tmp_path / 'g8.png', box)).max() <= 1
+    _png16(tmp_path / 'rgb16.png', photo.astype(np.uint16) * 257)
+    assert (read_image(tmp_path / 'rgb16.png') == photo).all()
+    assert np.abs(p.landmarks(tmp_path / 'rgb16.png', box) - p.landmarks(photo, box)).max() <= 1
+    rc, out, err = _cli(capsys, tmp_path / 'g16.png', '--checkpoint', tiny[0], '--box', *box)
+    assert rc == 0 and 'g16.png: 16-bit image, converted to 8 bits' in err
+    assert read_image_file(tmp_path / 'g8.png')[1] == ''
+
+@pytest.mark.parametrize('img, msg', [(np.full((4, 4, 3), np.nan), 'NaN'), (np.full((4, 4), np.inf), 'infinite'),
+                                      (np.r_[0.5, np.nan, 0.5, 0.5].reshape(2, 2).astype(np.float32), '1 NaN')])
+def test_nan_image_array(img, msg):
+    with pytest.raises(ValueError, match=msg): read_image(img)
+
+def test_uint16_array():
+    assert (read_image(np.full((3, 2, 3), 100 * 257, np.uint16)) == 100).all()
+
+@pytest.mark.parametrize('box, msg', [((float('nan'), 0, 5, 5), 'not finite'), ((0, 0, float('inf'), 5), 'not finite'),
+                                      ((0, -float('inf'), 5, 5), 'not finite'),
+                                      ((0, 0, 2e6, 10), 'beyond'), ((0, 0, 50000, 50), 'times the 120x100'),
+                                      ((5, 5, 5, 20), 'empty'), ((5, 5, 5.2, 5.2), 'pixel'), ((1, 2, 3), '4 numbers')])
+def test_input_matrix_bad_boxes(box, msg):
+    "The API gets the same refusals as the CLI (these used to raise ValueError('cannot convert float NaN'), ZeroDivisionError, OverflowError)."
+    with pytest.raises(ValueError, match=msg): input_matrix((100, 120), 64, box)
+
+def test_largest_box_still_works(tiny):
+    p = Predictor.from_checkpoint(tiny[0])
+    assert np.isfinite(p.landmarks(np.zeros((100, 120, 3), np.uint8), (0, 0, 11999, 11999))).all()
+
+def test_truncated_checkpoint(tmp_path):
+    det = REPO / 'outputs' / 'cpu' / 'saat_s0' / 'detector.pth'
+    data = det.read_bytes()
+    (tmp_path / 'detector.pth').write_bytes(data[:len(data) // 2])
+    with pytest.raises(ValueError) as e: read_checkpoint(tmp_path / 'detector.pth')
+    msg = str(e.value)
+    assert 'detector.pth' in msg and 'RuntimeError' in msg and 'failed finding central directory' in msg
+    assert 'delete the file, or retrain (saat-reproduce --retrain), or re-export with predict.export_detector' in msg
+    assert '..' not in msg and '\n' not in msg
+
+def test_refused_pickle_keeps_cause(tmp_path):
+    torch.save({'x': Path('a')}, tmp_path / 'pickled.pth')                          # a class weights_only refuses
+    with pytest.raises(ValueError) as e: read_checkpoint(tmp_path / 'pickled.pth')
+    msg = str(e.value)
+    assert 'UnpicklingError' in msg and 'Unsupported global' in msg and 'pathlib' in msg and 'saat-reproduce --retrain' in msg
+    assert '\x1b' not in msg and '..' not in msg
+
+def test_export_detector_temp_files(tiny, tmp_path):
+    stale = tmp_path / 'd.pth.tmp'; stale.write_bytes(b'left by a killed write')
+    dst = export_detector(tiny[0], tmp_path / 'd.pth')
+    assert dst.is_file() and not stale.exists() and Predictor.from_checkpoint(dst).size == 64
+    (tmp_path / 'dir').mkdir()
+    with pytest.raises(OSError): export_detector(tiny[0], tmp_path / 'dir')           # os.replace onto a folder fails
+    assert not (tmp_path / 'dir.tmp').exists()

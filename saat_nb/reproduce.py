@@ -5,21 +5,21 @@
 
 # %% ../nbs/10_reproduce.ipynb #83204f57
 from __future__ import annotations
-import argparse, hashlib, json, math, os, shlex, sys, time, csv
+import argparse, hashlib, json, math, os, re, shlex, sys, threading, time, csv
 from pathlib import Path
 import numpy as np
-from .core import get_preset, Preset, data_root, machine_info
-from .data import missing_subsets, find_faces, LandmarkDataset, _cap, SPLITS
-from .train import run_name
+from .core import get_preset, Preset, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
+from .data import find_faces, LandmarkDataset, _cap, SPLITS, check_splits, DatasetError
+from .train import run_name, run_state, RunBroken, train_run, EVAL_SPLITS
 from .predict import export_detector
 
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN',
-           'EVAL_FILES', 'SUBSETS', 'run_folder_name', 'stage_runs', 'run_done', 'stage_hash', 'marker_done',
-           'mark_done', 'notebooks_dir', 'execute', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy',
-           'run_evaluated', 'evaluate_run', 'evaluate_stage', 'eval_curve', 'fluctuation', 'plot_ablations',
-           'figures_stage', 'compare_seeds', 'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data',
-           'reproduce', 'main']
+           'MASKED_SPLITS', 'ALL_SPLITS', 'NME_TOLERANCE', 'SUBSETS', 'run_folder_name', 'stage_runs', 'file_digest',
+           'stage_hash', 'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'TrainProgress', 'train_run_nb',
+           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'evaluate_stage', 'eval_curve',
+           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict',
+           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -55,16 +55,23 @@ def stage_runs(stage: str, seeds, ablations=None) -> dict:
 
 # %% ../nbs/10_reproduce.ipynb #f91c158c
 def _log(msg: str, t0: float | None = None):
-    print(f"[saat-reproduce {time.strftime('%H:%M:%S')}] {msg}" + (f" ({time.time() - t0:.0f} s)" if t0 else ''), flush=True)
+    "One timestamped line on stdout (through tqdm, so a live progress bar is not torn)."
+    from tqdm.auto import tqdm
+    tqdm.write(f"[saat-reproduce {time.strftime('%H:%M:%S')}] {msg}" + (f" ({time.time() - t0:.0f} s)" if t0 else ''), file=sys.stdout)
 
-def run_done(run_dir) -> bool:
-    "A training run is finished when `final.pth` and `metrics.json` exist."
-    d = Path(run_dir); return (d / 'final.pth').is_file() and (d / 'metrics.json').is_file()
+def file_digest(f) -> str | None:
+    "sha256 of a file's bytes (first 16 hex digits), None when it does not exist."
+    f = Path(f)
+    if not f.is_file(): return None
+    h = hashlib.sha256()
+    with open(f, 'rb') as fh:
+        for block in iter(lambda: fh.read(1 << 20), b''): h.update(block)
+    return h.hexdigest()[:16]
 
 def stage_hash(**inputs) -> str:
-    "A short hash of a stage's inputs (JSON-able values; paths hash with their mtime)."
+    "A short hash of a stage's inputs (JSON-able values; a `Path` counts by its name and its contents, not where it lies)."
     def norm(o):
-        if isinstance(o, Path): return [str(o), o.stat().st_mtime_ns if o.exists() else None]
+        if isinstance(o, Path): return [o.name, file_digest(o)]
         if isinstance(o, dict): return {str(k): norm(v) for k, v in sorted(o.items())}
         if isinstance(o, (list, tuple)): return [norm(v) for v in o]
         return o
@@ -74,7 +81,13 @@ def marker_done(folder, stage: str, h: str) -> bool:
     f = Path(folder) / f'stage_{stage}.done'
     return f.is_file() and f.read_text().strip() == h
 
-def mark_done(folder, stage: str, h: str): (Path(folder) / f'stage_{stage}.done').write_text(h + '\n')
+def mark_done(folder, stage: str, h: str): write_if_changed(Path(folder) / f'stage_{stage}.done', h + '\n')
+
+_WRITTEN, _TRAINED = [], []   # what this call of `reproduce` rewrote and trained: said at the end
+
+def _wrote(*files):
+    for f in files:
+        if f not in _WRITTEN: _WRITTEN.append(f)
 
 # %% ../nbs/10_reproduce.ipynb #11bc1b6c
 def notebooks_dir(nbs=None) -> Path:
@@ -85,42 +98,176 @@ def notebooks_dir(nbs=None) -> Path:
         raise FileNotFoundError(f"saat-reproduce needs the notebooks: {d / TRAIN_NB} not found (run from a clone of the repository, or pass --nbs)")
     return d
 
+class _IPCKernelManager:
+    "Made on first use: a jupyter_client `KernelManager` on local IPC sockets instead of TCP."
+    cls = None
+    @classmethod
+    def get(cls):
+        if cls.cls is None:
+            from jupyter_client.manager import KernelManager
+            class IPCKernelManager(KernelManager):
+                "Kernels on local IPC sockets: no TCP port, so no 'running over TCP without encryption' warning."
+                def __init__(self, **kw): super().__init__(**{'transport': 'ipc', **kw})
+                def _ip_default(self):   # an absolute socket path beside the connection file: the kernel runs in another cwd
+                    import tempfile
+                    return os.path.join(tempfile.gettempdir(), f"saat_nb-kernel-{os.getpid()}-{id(self)}-ipc")
+            cls.cls = IPCKernelManager
+        return cls.cls
+
 def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
     "Run notebook `nb` with papermill parameters `params`, saving the executed copy to `out_nb`."
     import papermill as pm, logging
     logging.getLogger('papermill').setLevel(logging.ERROR)   # its parameter-cell parser warns on our commented defaults
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name=kernel, language='python',
-                        cwd=str(nb.parent), progress_bar=False, log_output=False)
+                        cwd=str(nb.parent), progress_bar=False, log_output=False,
+                        kernel_manager_class=_IPCKernelManager.get())
     return out_nb
 
-def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path, kernel: str = 'saat_nb') -> Path:
-    "Execute 06_train for one run into `root/name` unless it is done -> the run folder."
-    d = root / name
-    if run_done(d): _log(f"{stage}/{name}: skipped: done")
-    else:
-        t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if (d / 'checkpoint.pth').exists() else ''} ...")
-        execute(nbs / TRAIN_NB, d / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(d), **params), kernel)
-        if not run_done(d): raise RuntimeError(f"{stage}/{name}: 06_train finished but {d} lacks final.pth/metrics.json")
+def _train_kwargs(params: dict) -> dict:
+    "06_train's parameters (SAAT, SEED, BETA, ...) -> `train_run` keywords."
+    kw = dict(saat=bool(params['SAAT']), seed=int(params['SEED']))
+    kw.update({a: params[k] for k, a in (('BETA', 'beta'), ('LAM', 'lam'), ('USE_S', 'use_s'), ('USE_LR', 'use_lr'), ('USE_D', 'use_d'))
+               if k in params})
+    return kw
+
+def _last_step(run_dir) -> int:
+    "The step of the last row of `run_dir/log.csv` (0 when there is none): how far a run has come."
+    f = Path(run_dir) / 'log.csv'
+    try:
+        with open(f, 'rb') as fh:
+            fh.seek(max(0, f.stat().st_size - 4096)); tail = fh.read().decode(errors='ignore').strip().splitlines()
+        last = tail[-1].split(',')[0] if tail else ''
+        return int(last) if last.isdigit() else 0
+    except (OSError, ValueError): return 0
+
+class TrainProgress:
+    "One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, ETA over all steps."
+    def __init__(self, names, steps: int, poll: float = 2.0):
+        from tqdm.auto import tqdm
+        self.names, self.steps, self.poll = list(names), int(steps), poll
+        self.running, self.finished, self.lock = {}, set(), threading.Lock()
+        tty = sys.stderr.isatty()
+        self.bar = tqdm(total=len(self.names) * self.steps, unit='step', file=sys.stderr, dynamic_ncols=True,
+                        mininterval=0.5 if tty else 60, smoothing=0.05, desc=self._desc())
+        self._stop = threading.Event(); self._t = threading.Thread(target=self._loop, daemon=True); self._t.start()
+
+    def _desc(self) -> str: return f"runs {len(self.finished)}/{len(self.names)} done"
+
+    def start(self, name: str, work: Path):
+        "`name` begins (or resumes) training in folder `work`; steps it already has count as done."
+        with self.lock:
+            s0 = _last_step(work); self.running[name] = [work, time.time(), s0, s0]
+            self.bar.update(s0)
+
+    def finish(self, name: str):
+        with self.lock:
+            w, t0, s0, s = self.running.pop(name, [None, 0, 0, 0])
+            self.bar.update(self.steps - s); self.finished.add(name); self._draw()
+
+    def skip(self, name: str):
+        "`name` needs no training: its steps count as done."
+        with self.lock: self.bar.update(self.steps); self.finished.add(name); self._draw()
+
+    def _draw(self):
+        parts = []
+        for n, (w, t0, s0, s) in self.running.items():
+            rate = (time.time() - t0) / (s - s0) if s > s0 else None
+            parts.append(f"{n} {s}/{self.steps}" + (f" {rate:.2f} s/step" if rate else ''))
+        self.bar.set_description(self._desc(), refresh=False)
+        self.bar.set_postfix_str(' | '.join(parts), refresh=sys.stderr.isatty())   # in a log file: a line a minute, not every poll
+
+    def _loop(self):
+        while not self._stop.wait(self.poll):
+            with self.lock:
+                for n, r in self.running.items():
+                    s = min(_last_step(r[0]), self.steps)
+                    if s > r[3]: self.bar.update(s - r[3]); r[3] = s
+                self._draw()
+
+    def close(self): self._stop.set(); self._t.join(); self.bar.close()
+
+def _replace_run(d: Path, work: Path) -> Path | None:
+    "Swap a finished retrain `work` in at `d`; the previous run folder moves to `_replaced/` -> where it went."
+    old = None
+    if d.exists():
+        old = d.parent / '_replaced' / f"{d.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+        old.parent.mkdir(parents=True, exist_ok=True); d.rename(old)
+    work.rename(d)
+    return old
+
+def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path, kernel: str = 'saat_nb',
+                 retrain: bool = False, progress: TrainProgress | None = None) -> Path:
+    "Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, or train (06_train via papermill)."
+    d = root / name; st = run_state(d)
+    if st.done and not retrain:
+        _log(f"{stage}/{name}: skipped: done")
+        if progress: progress.skip(name)
+    elif st.state == 'broken' and not retrain:
+        raise RunBroken(f"{stage}/{name}: {d}: {st.why}")
+    elif st.state == 'evaluating' and not retrain:   # trained: evaluate here; its executed 06_train notebook stays as it is
+        t0 = time.time(); _log(f"{stage}/{name}: trained; evaluating {', '.join(st.todo) or 'nothing (marking it done)'} ...")
+        if progress: progress.skip(name)
+        train_run(p, data, d, progress=False, check_data=False, **_train_kwargs(params)); _wrote(d / 'metrics.json', d / 'run.json')
         _log(f"{stage}/{name}: done", t0)
-    det = d / 'detector.pth'
-    if not det.is_file() or det.stat().st_mtime < (d / 'final.pth').stat().st_mtime: export_detector(d / 'final.pth', det)
+    else:
+        work = d if (not retrain or st.state == 'new') else root / '.retrain' / name
+        resuming = (work / 'checkpoint.pth').is_file()
+        t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if resuming else ''}" + (f" into {work} (--retrain)" if work != d else '') + ' ...')
+        if progress: progress.start(name, work)
+        execute(nbs / TRAIN_NB, work / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(work), **params), kernel)
+        if progress: progress.finish(name)
+        st2 = run_state(work)
+        if not st2.done: raise RuntimeError(f"{stage}/{name}: 06_train finished but {work} is {st2.state}: {st2.why}")
+        if work != d:
+            old = _replace_run(d, work); _log(f"{stage}/{name}: retrained; the previous run is kept in {old}")
+        _TRAINED.append(name); _log(f"{stage}/{name}: done", t0)
+    fin, det = d / 'final.pth', d / 'detector.pth'
+    if fin.is_file() and (not det.is_file() or det.stat().st_mtime < fin.stat().st_mtime): export_detector(fin, det)
     return d
 
+def _eta_words(root: Path, p: Preset, todo, jobs: int) -> str:
+    "How long training `todo` [(stage, name, params)] should take, from the wall time of this preset's finished runs."
+    walls = {}
+    for d in root.iterdir() if root.is_dir() else []:
+        try: info = json.loads((d / 'run.json').read_text())
+        except Exception: continue
+        if info.get('status') == 'done' and info.get('wall_s') and info['config']['preset']['steps'] == p.steps:
+            walls.setdefault(bool(info['config']['saat']), []).append(float(info['wall_s']))
+    est = [np.median(walls[bool(prm['SAAT'])]) if walls.get(bool(prm['SAAT'])) else None for _, _, prm in todo]
+    if any(e is None for e in est):
+        return "no finished run of this preset here to time it by: the live view below gives the ETA after the first steps"
+    return (f"about {sum(est) / max(1, min(jobs, len(est))) / 60:.0f} min ({jobs} at a time), from the wall time of this "
+            f"folder's finished runs (baseline {np.median(walls.get(False, [0])) / 60:.0f} min, SAAT {np.median(walls.get(True, [0])) / 60:.0f} min each)")
+
 def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,
-                 jobs: int = 1) -> dict:
+                 jobs: int = 1, retrain: bool = False) -> dict:
     """All training runs of `stages`, `jobs` at a time (each its own papermill kernel with cores/jobs threads).
     Runs are queued seed by seed (baseline_s0, saat_s0, baseline_s1, ...), then the ablation rows."""
     todo = [(st, name, params) for st in ('baseline', 'saat', 'ablations') if st in stages
             for name, params in stage_runs(st, seeds, ablations).items()]
     key = lambda t: (t[0] == 'ablations', int(t[1].rsplit('_s', 1)[1]) if t[0] != 'ablations' else 0)
     todo.sort(key=key)   # stable: baseline before saat within a seed
-    if jobs <= 1: return {name: train_run_nb(st, name, prm, p, data, root, nbs, kernel) for st, name, prm in todo}
-    from concurrent.futures import ThreadPoolExecutor
-    os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))   # inherited by the kernels
-    with ThreadPoolExecutor(jobs) as ex:
-        futs = {name: ex.submit(train_run_nb, st, name, prm, p, data, root, nbs, kernel) for st, name, prm in todo}
-        return {name: f.result() for name, f in futs.items()}
+    states = {name: run_state(root / name) for _, name, _ in todo}
+    bad = {n: s.why for n, s in states.items() if s.state == 'broken'}
+    if bad and not retrain:
+        raise RunBroken('\n'.join([f"{len(bad)} run folder(s) under {root} cannot be resumed or trusted; nothing was trained:",
+                                   *[f"  {n}: {w}" for n, w in bad.items()]]))
+    to_train = [t for t in todo if retrain or states[t[1]].state in ('new', 'training')]
+    n_done = sum(states[n].done for _, n, _ in todo) if not retrain else 0
+    _log(f"{len(todo)} runs: {n_done} done, {sum(states[n].state == 'evaluating' for _, n, _ in todo) if not retrain else 0} to evaluate, "
+         f"{len(to_train)} to train" + (f" ({', '.join(n for _, n, _ in to_train)}): {_eta_words(root, p, to_train, jobs)}" if to_train else ''))
+    prog = TrainProgress([n for _, n, _ in todo], p.steps) if to_train else None
+    try:
+        if jobs <= 1 or len(to_train) <= 1:
+            return {name: train_run_nb(st, name, prm, p, data, root, nbs, kernel, retrain, prog) for st, name, prm in todo}
+        from concurrent.futures import ThreadPoolExecutor
+        os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))   # inherited by the kernels
+        with ThreadPoolExecutor(jobs) as ex:
+            futs = {name: ex.submit(train_run_nb, st, name, prm, p, data, root, nbs, kernel, retrain, prog) for st, name, prm in todo}
+            return {name: f.result() for name, f in futs.items()}
+    finally:
+        if prog: prog.close()
 
 # %% ../nbs/10_reproduce.ipynb #b1a6270f
 def eval_faces(data, p: Preset, split: str, seed: int) -> list:
@@ -143,52 +290,108 @@ def masked_copy(data: Path, dst: Path, p: Preset, seeds, mask_seed: int = 0) -> 
     make_masked_300w(src, dst, seed=mask_seed, subsets=list(EVAL_SUBSETS.values()), progress=False)
     return dst
 
-def _newer(f: Path, deps) -> bool:
-    "`f` exists and is at least as new as every existing file of `deps`."
-    return f.is_file() and all(f.stat().st_mtime >= Path(d).stat().st_mtime for d in deps if Path(d).is_file())
+MASKED_SPLITS = ('masked_valid', 'masked_test')
+ALL_SPLITS = (*EVAL_SPLITS, *MASKED_SPLITS, 'robustness')   # what a run holds once the evaluate stage is through
+NME_TOLERANCE = 0.005   # NME % points: a re-evaluation within this of the committed mean (every face the same) matches
 
-EVAL_FILES = ('results_masked_valid.npz', 'results_masked_test.npz', 'robustness/robustness.csv')
+def _eval_dataset(data: Path, masked: Path, p: Preset, split: str, seed: int):
+    "The faces of `split` (clean or masked_) as `train_run` / the masked copy hold them."
+    base = split.removeprefix('masked_')
+    return LandmarkDataset(eval_faces(masked if split.startswith('masked_') else data, p, base, seed), p)
 
-def run_evaluated(run_dir: Path, masked: Path) -> bool:
-    "`evaluate_run`'s files exist and are newer than the run's `final.pth` and the masked copy's manifest."
-    return all(_newer(Path(run_dir) / f, [Path(run_dir) / 'final.pth', Path(masked) / 'manifest.json']) for f in EVAL_FILES)
-
-def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, corruptions: bool = True):
-    "Masked helen/testset and AFW (+ corruptions on AFW) for the detector of `run_dir`."
+def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, splits=(*MASKED_SPLITS, 'robustness'), model=None):
+    "Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW), writing the results files."
+    import torch
     from saat_nb.predict import load_detector
     from saat_nb.evaluate import evaluate_model, save_results, robustness_report
-    model, _ = load_detector(run_dir / 'final.pth')
-    meta = dict(run=run_dir.name, preset=p.name, seed=seed, protocol='cross')
-    for split in EVAL_SUBSETS:
-        ds = LandmarkDataset(eval_faces(masked, p, split, seed), p)
-        save_results(run_dir, evaluate_model(model, ds, split=f'masked_{split}', progress=False, bs=p.bs, meta={**meta, 'masked': True}))
-    if corruptions:
-        robustness_report(model, LandmarkDataset(eval_faces(data, p, 'test', seed), p), seed=seed, out=run_dir / 'robustness', meta=meta)
+    from saat_nb.train import run_weights
+    d = Path(run_dir)
+    if model is None: model, _ = load_detector(run_weights(d))
+    meta = dict(run=d.name, preset=p.name, seed=seed, protocol='cross', threads=torch.get_num_threads())
+    for split in [s for s in splits if s != 'robustness']:
+        res = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False, bs=p.bs,
+                             meta={**meta, 'masked': split.startswith('masked_')})
+        save_results(d, res); _wrote(d / f'results_{split}.npz', d / 'metrics.json')
+    if 'robustness' in splits:
+        robustness_report(model, LandmarkDataset(eval_faces(data, p, 'test', seed), p), seed=seed, out=d / 'robustness', meta=meta)
+        _wrote(d / 'robustness')
+
+def _verify_sig(d: Path, data: Path, masked: Path, p: Preset, seed: int) -> str:
+    "What a verification of run `d` depends on: its weights, its results files, the masked copy and the evaluation faces."
+    from saat_nb.train import run_weights
+    return stage_hash(weights=run_weights(d), results=[d / f'results_{s}.npz' for s in (*EVAL_SPLITS, *MASKED_SPLITS)],
+                      masked=Path(masked) / 'manifest.json',
+                      faces=[[f.name, f.image.stat().st_size] for s in EVAL_SUBSETS for f in eval_faces(data, p, s, seed)])
+
+def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, cache: dict) -> str:
+    """Re-evaluate a done run's detector on the data at hand (clean and masked splits) against its committed results:
+    kept when they match (same faces, mean NME within `NME_TOLERANCE`), rewritten when not -> what happened, in words.
+    `cache` (the output folder's `.verified.json`) remembers runs already checked against the same files."""
+    import torch
+    from saat_nb.predict import load_detector
+    from saat_nb.evaluate import evaluate_model, load_results, save_results
+    from saat_nb.train import run_weights
+    d = Path(run_dir); w = run_weights(d); splits = (*EVAL_SPLITS, *MASKED_SPLITS)
+    if cache.get(d.name) == _verify_sig(d, data, masked, p, seed): return "skipped: done (already re-evaluated against these files)"
+    model, _ = load_detector(w)
+    diffs, rewritten = {}, []
+    for split in splits:
+        old = load_results(d, split)
+        new = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False, bs=p.bs,
+                             meta={**old.meta, 'threads': torch.get_num_threads()})
+        same = list(old.names) == list(new.names) and abs(100 * (new.nme.mean() - old.nme.mean())) <= NME_TOLERANCE
+        diffs[split] = (100 * old.nme.mean(), 100 * float(np.max(np.abs(new.nme - old.nme))) if len(old.names) == len(new.names) else math.inf)
+        if not same: save_results(d, new); rewritten.append(split); _wrote(d / f'results_{split}.npz', d / 'metrics.json')
+    cache[d.name] = _verify_sig(d, data, masked, p, seed)
+    nums = ', '.join(f"{s} {v:.2f}" for s, (v, _) in diffs.items())
+    worst = max(m for _, m in diffs.values())
+    if not rewritten:
+        return f"re-evaluated {w.name} on the data at hand: matches the committed NME % ({nums}; largest per-face change {worst:.3f})"
+    return (f"re-evaluated {w.name} on the data at hand: DIFFERS from the committed results on {', '.join(rewritten)} "
+            f"(committed {nums}); rewrote results_<split>.npz and metrics.json for them")
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
-def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb') -> dict:
-    """Masked + corruption evaluation of every baseline/SAAT run, then `07_evaluate` executed per seed on its pair
-    (figures and tables in `root/figures/s<seed>/`) -> {run name: run folder}."""
+def _code_digest(nb: Path) -> str:
+    "A hash of a notebook's cell sources (not its outputs): what it would do when executed."
+    cells = json.loads(Path(nb).read_text())['cells']
+    return hashlib.sha256(json.dumps([c['source'] for c in cells]).encode()).hexdigest()[:16]
+
+def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb', verify: bool = True) -> dict:
+    """Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the
+    data at hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per
+    seed on its pair (figures and tables in `root/figures/s<seed>/`) unless its inputs are unchanged -> {run name: run folder}."""
     nbs = notebooks_dir(nbs)
     runs = {n: root / n for st in ('baseline', 'saat') for n in stage_runs(st, seeds)}
-    missing = [n for n, d in runs.items() if not run_done(d)]
+    states = {n: run_state(d, ALL_SPLITS) for n, d in runs.items()}
+    missing = [n for n, s in states.items() if s.state in ('new', 'training')]
     if missing: raise FileNotFoundError(f"evaluate: runs {missing} under {root} are not trained; run the stages baseline and saat first")
-    h = stage_hash(preset=p.to_dict(), seeds=list(seeds), data=str(data), nb=nbs / EVAL_NB, ckpts=[d / 'final.pth' for d in runs.values()])
-    if marker_done(root, 'evaluate', h): _log("evaluate: skipped: done"); return runs
-    t0 = time.time(); _log(f"evaluate: masked copies + corruptions for {len(runs)} runs, {EVAL_NB} per seed ...")
+    broken = {n: s.why for n, s in states.items() if s.state == 'broken'}
+    if broken: raise RunBroken('evaluate: ' + '; '.join(f"{n}: {w}" for n, w in broken.items()))
+    t0 = time.time(); _log(f"evaluate: {len(runs)} runs on clean and masked faces (+ corruptions where missing), {EVAL_NB} per seed ...")
     masked = masked_copy(data, root / 'masked300w', p, seeds)
-    for n, d in runs.items():   # a run evaluated since its final.pth and the masked copy was last written is kept
-        if run_evaluated(d, masked): _log(f"evaluate/{n}: skipped: done"); continue
-        t1 = time.time(); evaluate_run(d, data, masked, p, int(n.rsplit('_s', 1)[1])); _log(f"evaluate/{n}: done", t1)
+    cache_f = root / '.verified.json'
+    cache = json.loads(cache_f.read_text()) if cache_f.is_file() else {}
+    from tqdm.auto import tqdm
+    for n, d in tqdm(runs.items(), desc='evaluate', unit='run', file=sys.stderr, leave=False, mininterval=0.5 if sys.stderr.isatty() else 60):
+        st, seed, t1 = states[n], int(n.rsplit('_s', 1)[1]), time.time()
+        if st.todo:
+            _log(f"evaluate/{n}: {', '.join(st.todo)} ...")
+            evaluate_run(d, data, masked, p, seed, st.todo); _log(f"evaluate/{n}: evaluated {', '.join(st.todo)}", t1)
+            cache[n] = _verify_sig(d, data, masked, p, seed)   # just evaluated on the data at hand: nothing to re-check
+        elif verify: _log(f"evaluate/{n}: {verify_run(d, data, masked, p, seed, cache)}", t1)
+        elif not st.todo: _log(f"evaluate/{n}: skipped: done")
+        cache_f.write_text(json.dumps(cache, indent=1))
     for s in seeds:
         pair = {n: root / n for n in (run_folder_name('baseline', s), run_folder_name('saat', s))}
         out = root / 'figures' / f's{s}'; nb = out / EVAL_NB
-        deps = [nbs / EVAL_NB] + [d / f for d in pair.values() for f in ('final.pth', 'results_valid.npz', 'results_test.npz', *EVAL_FILES)]
-        if _newer(nb, deps): _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done"); continue
+        h = stage_hash(nb=_code_digest(nbs / EVAL_NB), preset=p.name, seed=s, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
+                       + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv'] for n, d in pair.items()})
+        if nb.is_file() and marker_done(out, 'evaluate', h): _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done (inputs unchanged)"); continue
         t1 = time.time()
         execute(nbs / EVAL_NB, nb, dict(PRESET=p.name, DATA=str(data), RUNS={n: str(d) for n, d in pair.items()}, OUT=str(out), SEED=s), kernel)
+        mark_done(out, 'evaluate', h); _wrote(out)
         _log(f"evaluate/{EVAL_NB} seed {s}: {nb}", t1)
-    mark_done(root, 'evaluate', h); _log("evaluate: done", t0)
+    _log("evaluate: done", t0)
     return runs
 
 # %% ../nbs/10_reproduce.ipynb #463c7b6e
@@ -212,7 +415,7 @@ def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
     "Bars: each trained ablation row's NME % minus full SAAT's (same seed) on helen/testset and AFW, beside the paper's Δ (300W full)."
     import matplotlib.pyplot as plt
     ref = root / run_folder_name('saat', seed)
-    rows = [k for k in ['baseline', *ABLATIONS] if run_done(root / (run_folder_name(k, seed)))]
+    rows = [k for k in ['baseline', *ABLATIONS] if run_state(root / run_folder_name(k, seed)).done]
     if ax is None: _, ax = plt.subplots(figsize=(7, 3.5))
     y, w = np.arange(len(rows)), 0.27
     for i, (split, lab, c) in enumerate((('valid', 'ours helen/testset', 'tab:blue'), ('test', 'ours AFW', 'tab:orange'))):
@@ -223,17 +426,27 @@ def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
     ax.set(xlabel='NME % minus full SAAT (> 0: worse than SAAT)', title=title or f'ablations, seed {seed}')
     return ax
 
-def figures_stage(p: Preset, data: Path, root: Path, seeds) -> list:
-    "Figures across runs: CED of all runs, learning curves, NME over training, ablation bars -> PNG paths (07 per seed is the evaluate stage's)."
+def done_runs(root: Path) -> dict:
+    "Every finished run folder under `root` -> {name: folder}, sorted by name."
+    return {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(('.', '_')) and run_state(d).done}
+
+def found_seeds(root: Path) -> list[int]:
+    "The seeds of the finished baseline and SAAT runs under `root`."
+    return sorted({int(m.group(1)) for n in done_runs(root) if (m := re.fullmatch(r'(?:baseline|saat)_s(\d+)', n))})
+
+def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
+    """Figures across every finished run under `root`: CED of all runs, learning curves, NME over training, ablation bars
+    -> PNG paths (07 per seed is the evaluate stage's). Redrawn only when the contents of a run's results or logs changed."""
     import matplotlib.pyplot as plt
     from saat_nb.evaluate import plot_ced, save_figure
     from saat_nb.train import plot_log
-    runs = {n: d for n, d in sorted((d.name, d) for d in root.iterdir() if run_done(d))}
-    s0 = seeds[0]
+    runs = done_runs(root)
+    s0 = min(found_seeds(root) or [seeds[0] if seeds else 0])
     pair = {n: root / n for n in (run_folder_name('baseline', s0), run_folder_name('saat', s0))}
     missing = [n for n in pair if n not in runs]
     if missing: raise FileNotFoundError(f"figures: runs {missing} under {root} are not trained; run the stages baseline and saat first")
-    h = stage_hash(preset=p.to_dict(), seeds=list(seeds), data=str(data), ckpts=[d / 'final.pth' for d in runs.values()])
+    h = stage_hash(preset=p.to_dict(), s0=s0, runs={n: [d / f for f in ('metrics.json', 'log.csv', 'eval.csv', 'results_valid.npz', 'results_test.npz')]
+                                                   for n, d in runs.items()})
     fig_dir = root / 'figures'
     if marker_done(root, 'figures', h): _log("figures: skipped: done"); return sorted(fig_dir.glob('*.png'))
     t0 = time.time(); _log(f"figures: across {len(runs)} runs ...")
@@ -251,7 +464,7 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds) -> list:
     if any(n.startswith('abl_') for n in runs):
         ax = plot_ablations(root, s0, title=f'ablations (one run each, seed {s0}, {p.name} preset) vs the paper')
         save_figure(ax.figure, fig_dir / 'ablations.png', close=True)
-    out = sorted(fig_dir.glob('*.png'))
+    out = sorted(fig_dir.glob('*.png')); _wrote(*out)
     mark_done(root, 'figures', h); _log(f"figures: {len(out)} PNGs in {fig_dir}", t0)
     return out
 
@@ -293,8 +506,20 @@ def verdict(main: dict) -> str:
     return ' '.join(parts)
 
 # %% ../nbs/10_reproduce.ipynb #b36e5c8b
-def gather(root: Path, p: Preset, seeds, command: str) -> dict:
-    "Every run under `root` -> the results dict written to results.json."
+def _runs_info(dirs) -> tuple[str, dict]:
+    "(when the runs were trained, 'A to B', and the machine(s) they trained on) from their run.json."
+    infos = [json.loads((Path(d) / 'run.json').read_text()) for d in dirs if (Path(d) / 'run.json').is_file()]
+    dates = sorted(i['started'][:10] for i in infos if i.get('started'))
+    ms = {json.dumps({k: i['machine'].get(k) for k in ('cpu', 'cores', 'torch', 'gpu') if i['machine'].get(k)}, sort_keys=True)
+          for i in infos if i.get('machine')}
+    threads = sorted({i['machine'].get('threads') for i in infos if i.get('machine', {}).get('threads')})
+    m = json.loads(sorted(ms)[0]) if len(ms) == 1 else {'cpu': ' / '.join(sorted(ms))}
+    return (f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'), {**m, 'threads': threads}
+
+def gather(root: Path, p: Preset, seeds=None, command: str = '') -> dict:
+    "Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written to results.json."
+    seeds = found_seeds(root) if seeds is None else list(seeds)
+    if not seeds: raise FileNotFoundError(f"no finished baseline or SAAT run under {root}: nothing to gather")
     b = {s: root / run_folder_name('baseline', s) for s in seeds}; a = {s: root / run_folder_name('saat', s) for s in seeds}
     main = {}
     for split, label in SUBSETS.items():
@@ -310,11 +535,11 @@ def gather(root: Path, p: Preset, seeds, command: str) -> dict:
     abl = []
     for k in ['baseline', 'saat'] + list(ABLATIONS):
         d = {'baseline': b.get(s0), 'saat': ref}.get(k, root / run_folder_name(k, s0))
-        if d is None or not run_done(d): continue
+        if d is None or not run_state(d).done: continue
         t, fu = ('Table 1', PAPER_MAIN['clean']['baseline']) if k == 'baseline' else (PAPER_ABLATIONS[k][0], PAPER_ABLATIONS[k][3])
         row = {'row': k, 'run': d.name, 'seed': s0, 'ours helen/testset NME%': _nme(d, 'valid'), 'ours afw NME%': _nme(d, 'test')}
         for split, lab in (('valid', 'helen'), ('test', 'afw')):   # > 0: worse than full SAAT of the same seed
-            v, r = _nme(d, split), (_nme(ref, split) if ref is not None and run_done(ref) else None)
+            v, r = _nme(d, split), (_nme(ref, split) if ref is not None and run_state(ref).done else None)
             row[f'ours Δ{lab} vs SAAT'] = None if v is None or r is None else v - r
         abl.append({**row, 'paper table': t, 'paper full NME%': fu, 'paper Δfull vs SAAT': fu - PAPER_ABLATIONS['saat'][3]})
     fl = []
@@ -324,7 +549,10 @@ def gather(root: Path, p: Preset, seeds, command: str) -> dict:
                 f = fluctuation(d); m, lo, hi = PAPER_FLUCTUATION[kind]
                 fl.append({'run': d.name, 'from step': f['from_step'], 'readings': f['n'], 'ours NME% range': f"{f['min']:.2f}-{f['max']:.2f}",
                            'ours range width': f['range'], 'paper Table 9 (HELEN-trained, COFW)': f"{m} {lo:.2f}-{hi:.2f}"})
-    return {'command': command, 'date': time.strftime('%Y-%m-%d %H:%M:%S'), 'machine': machine_info(), 'preset': p.to_dict(), 'root': str(root),
+    used = [d for d in [*b.values(), *a.values()] + [root / r['run'] for r in abl] if (d / 'run.json').is_file()]
+    date, machine = _runs_info(used)
+    rel = os.path.relpath(root) if Path(root).resolve().is_relative_to(Path.cwd().resolve()) else str(root)
+    return {'command': command, 'date': date, 'machine': machine, 'preset': p.to_dict(), 'root': rel,
             'seeds': list(seeds), 'spread': 'max - min over seeds', 'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
             'main': main, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(main), 'ablation_verdict': ablation_verdict(abl, main)}
 
@@ -358,8 +586,8 @@ def _what_would_change(main: dict) -> list:
             "attacker only starts to matter once the detector fits clean faces); and the paper's scale (256 px, width 256, "
             "all of 300W's 3,148 training faces). The `paper` preset is the run for a GPU.", '']
 
-def results_markdown(res: dict) -> str:
-    "results.json -> results.md."
+def results_markdown(res: dict, root: Path | None = None) -> str:
+    "results.json -> results.md (`root`: the folder holding `diagnostics/`, default `res['root']`)."
     p, m = res['preset'], res['machine']
     rows = [{'subset': sub, 'seeds': c['n_seeds'],
              'baseline NME% mean [min-max]': f"{c['baseline_mean']:.2f} [{c['baseline_min']:.2f}-{c['baseline_max']:.2f}]",
@@ -374,7 +602,10 @@ def results_markdown(res: dict) -> str:
              f"Reproduce all of it: `{full}` (from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; `--data` is your 300W "
              "root). It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.", '',
              f"This file was written by: `{res['command']}`", '',
-             f"Date: {res['date']}. Machine: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get('gpu') else '') + '.', '',
+             f"Runs trained {res['date']} on: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get('gpu') else '')
+             + (f", {'/'.join(map(str, m['threads']))} thread(s) per run" if m.get('threads') else '') + '. '
+             "Bit-identical reruns need the same thread count (results depend on it); the numbers below are re-checked "
+             "against the committed detectors on every `saat-reproduce`.", '',
              f"Protocol: {res['protocol']} (the paper: 300W train 3,148 faces, test 300W full; **another protocol**). "
              f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps (the paper: 256 px, width 256, 200k+ steps; **another scale**). "
              f"Deviations: {'; '.join(p['deviations']) or 'none'}.", '',
@@ -387,7 +618,8 @@ def results_markdown(res: dict) -> str:
              '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '', _table(res['fluctuation']), '',
              'The paper measures the range *after convergence*. A short preset may still be converging over its last half '
              '(see `figures/fluctuation.png`): then the range mixes the last of the descent with the fluctuation.', '']
-    diag = sorted((Path(res['root']) / 'diagnostics').glob('*.md')) if res.get('root') else []
+    root = Path(root) if root is not None else Path(res['root']) if res.get('root') else None
+    diag = sorted((root / 'diagnostics').glob('*.md')) if root is not None else []
     if diag: lines += ['## Diagnostics', '', 'Follow-up measurements, each file with the command that produced it:', '',
                        *[f"- `diagnostics/{f.name}`: {f.read_text().splitlines()[0].lstrip('# ')}" for f in diag], '']
     lines += ['## Reading these numbers', '',
@@ -402,63 +634,77 @@ def results_markdown(res: dict) -> str:
     return '\n'.join(lines)
 
 # %% ../nbs/10_reproduce.ipynb #31d4425d
-def check_data(data) -> Path:
-    "The 300W root, or SystemExit(2) with where to put it."
-    try:
-        root = data_root(data)
-        miss = missing_subsets(root, 'cross')
-        if not miss: return root
-        why = f"{root} lacks {', '.join(miss)}"
-    except FileNotFoundError as e: why = str(e)
-    print(f"saat-reproduce: no usable 300W data: {why}.\nPut 300W in the official layout (afw/, helen/trainset/, helen/testset/, "
-          f"lfpw/, ibug/; each image beside its .pts) and pass --data DIR or set SAAT_DATA=DIR. "
-          f"This pipeline needs {', '.join(sorted({s for v in SPLITS['cross'].values() for s in v}))}. No demo data is generated.", file=sys.stderr)
-    raise SystemExit(2)
+def check_data(data, splits=('train', 'valid', 'test')) -> Path:
+    """The 300W root, scanned (`data.check_splits`) on every split of the cross protocol that `splits` names;
+    else one screen listing every problem (missing root or subset, bad files) and SystemExit(2), before any work."""
+    if not splits:   # the figures stage reads run folders only
+        return data_root(data) if data is not None or os.environ.get('SAAT_DATA') else Path('.')
+    rep = check_splits(data, 'cross', splits)
+    if not rep.ok:
+        print(rep.format('saat-reproduce'), file=sys.stderr)
+        print("saat-reproduce: put 300W in the official layout (afw/, helen/trainset/, helen/testset/, lfpw/, ibug/; each image "
+              "beside its .pts) and pass --data DIR or set SAAT_DATA=DIR. No demo data is generated.", file=sys.stderr)
+        raise SystemExit(2)
+    return data_root(data)
 
 def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=STAGES, nbs=None, kernel='saat_nb', command='',
-              ablations=None, jobs: int = 1) -> dict:
-    "Run `stages` into `out/<preset>/` and write results.md / results.json there; returns the results dict."
+              ablations=None, jobs: int = 1, retrain: bool = False, verify: bool = True) -> dict:
+    """Run `stages` into `out/<preset>/` and write results.md / results.json there (gathering every finished run in
+    the folder); returns the results dict. Finished runs are kept (`retrain=True` retrains them, never in place)."""
     p = get_preset(preset); seeds = [int(s) for s in seeds]
     bad = set(stages) - set(STAGES)
     if bad: raise ValueError(f"unknown stage(s) {sorted(bad)}; choose from {list(STAGES)}")
     if not seeds: raise ValueError("give at least one seed")
     stage_runs('ablations', seeds, ablations)   # unknown rows fail before any training
-    data = check_data(data).resolve(); root = (Path(out) / p.name).resolve(); root.mkdir(parents=True, exist_ok=True)
-    t_all = time.time()
     training = [s for s in STAGES if s in stages and s in ('baseline', 'saat', 'ablations')]
-    if training:
-        t0 = time.time(); _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
-        train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs)
-        _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} finished", t0)
-    for st in [s for s in STAGES if s in stages and s not in training]:
-        t0 = time.time(); _log(f"stage {st} ...")
-        if st == 'evaluate': evaluate_stage(p, data, root, seeds, notebooks_dir(nbs), kernel)
-        else: figures_stage(p, data, root, seeds)
-        _log(f"stage {st} finished", t0)
-    res = gather(root, p, seeds, command or f"saat-reproduce --preset {p.name} --data {data} --out {out} --seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
-    (root / 'results.json').write_text(json.dumps(res, indent=1))
-    (root / 'results.md').write_text(results_markdown(res))
-    _log(f"results: {root / 'results.md'}", t_all)
+    data = check_data(data, ('train', 'valid', 'test') if training else ('valid', 'test') if 'evaluate' in stages else ()).resolve()
+    root = (Path(out) / p.name).resolve()
+    t_all = time.time()
+    with FolderLock(root, 'output folder'):
+        _WRITTEN.clear(); _TRAINED.clear()
+        if training:
+            t0 = time.time(); _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
+            train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs, retrain)
+            _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} finished", t0)
+        for st in [s for s in STAGES if s in stages and s not in training]:
+            t0 = time.time(); _log(f"stage {st} ...")
+            if st == 'evaluate': evaluate_stage(p, data, root, seeds, notebooks_dir(nbs), kernel, verify)
+            else: figures_stage(p, data, root, seeds)
+            _log(f"stage {st} finished", t0)
+        res = gather(root, p, None, command or f"saat-reproduce --preset {p.name} --data {data} --out {out} --seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
+        for f, text in ((root / 'results.json', json.dumps(res, indent=1) + '\n'), (root / 'results.md', results_markdown(res, root))):
+            if write_if_changed(f, text): _wrote(f)
+        rel = lambda f: os.path.relpath(f, root)
+        _log(f"results: {root / 'results.md'}" + ('' if root / 'results.md' in _WRITTEN else ' (unchanged)'), t_all)
+        _log(f"trained: {', '.join(_TRAINED) or 'nothing'}; rewrote: {', '.join(rel(f) for f in _WRITTEN) or 'nothing'}")
     return res
 
 def main(argv=None) -> int:
-    "CLI: saat-reproduce --preset --data --out --seeds --stages."
+    "CLI: saat-reproduce --preset --data --out --seeds --stages [--retrain]; exit 0 done, 2 bad data/arguments/a busy or broken folder."
     ap = argparse.ArgumentParser(prog='saat-reproduce', description='The SAAT reproduction pipeline: train baseline and SAAT per seed (06_train via papermill), '
-                                 'evaluate clean/masked/corrupted, ablations, figures, then OUT/<preset>/results.md and results.json.',
-                                 epilog="Default: the cpu preset (hours on 2 CPU cores). --preset smoke only checks the pipeline (about a minute): "
-                                        "its numbers mean nothing; the real run is --preset cpu.")
+                                 'evaluate clean/masked/corrupted, ablations, figures, then OUT/<preset>/results.md and results.json. '
+                                 'Finished runs are kept: on a clone with the committed runs it re-evaluates their detectors on your data '
+                                 'and rebuilds the figures and results.md in minutes, retraining nothing.',
+                                 epilog="Default: the cpu preset (hours on 2 CPU cores if it has to train). --preset smoke only checks the pipeline "
+                                        "(about a minute): its numbers mean nothing; the real run is --preset cpu. Exit status: 0 done; 2 bad data "
+                                        "or arguments, another process on the folder, or a run folder that cannot be trusted.")
     ap.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'paper'])
     ap.add_argument('--data', default=None, help='300W root (default: $SAAT_DATA)')
     ap.add_argument('--out', default='outputs', help='runs go to OUT/<preset>/<run>/ (default: outputs)')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='baseline and SAAT per seed; ablations use the first')
     ap.add_argument('--stages', nargs='+', default=list(STAGES), choices=list(STAGES))
     ap.add_argument('--ablations', nargs='+', default=None, choices=list(ABLATIONS), help='ablation rows to train (default: all)')
+    ap.add_argument('--retrain', action='store_true', help='train the runs of the training stages again even when finished: each '
+                    'trains into OUT/<preset>/.retrain/<run>/ and replaces the finished one only when done (kept in _replaced/)')
+    ap.add_argument('--no-verify', action='store_true', help='do not re-evaluate finished runs against their committed results')
     ap.add_argument('--nbs', default=None, help="the notebooks folder (default: the repository's nbs/)")
     ap.add_argument('--kernel', default='saat_nb', help='Jupyter kernel for papermill (tools/install.sh installs saat_nb)')
     ap.add_argument('--jobs', type=int, default=2, help='training runs at a time, each with cores/jobs threads (default: 2, '
                     'so a baseline and a SAAT run train side by side)')
     a = ap.parse_args(argv)
     cmd = 'saat-reproduce ' + ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
-    reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs)
+    try: reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain, not a.no_verify)
+    except (FolderLocked, RunBroken, DatasetError) as e:
+        print(f"saat-reproduce: error: {e}", file=sys.stderr); return 2
     if a.preset == 'smoke': print("saat-reproduce: smoke preset: these numbers mean nothing; the real run is --preset cpu")
     return 0

@@ -36,7 +36,7 @@ def test_end_to_end(smoke):
     assert md.splitlines()[2].startswith('Reproduce all of it: `saat-reproduce --preset smoke --data ../shared/data/300w --seeds 0`')
     assert 'written by: `saat-reproduce --preset smoke' in md and 'The real run is `saat-reproduce --preset cpu`' in md
     assert res['verdict'] in md and 'cannot be told from noise' in res['verdict']   # one seed: no spread
-    assert len(list((root / 'figures').rglob('*.png'))) >= 8 and (root / 'stage_evaluate.done').is_file() and (root / 'figures' / 'ablations.png').is_file()
+    assert len(list((root / 'figures').rglob('*.png'))) >= 8 and (root / 'figures' / 's0' / 'stage_evaluate.done').is_file() and (root / 'figures' / 'ablations.png').is_file()
     ev = json.loads((root / 'figures' / 's0' / '07_evaluate.ipynb').read_text())     # 07 executed by the evaluate stage on the seed-0 runs
     src = ''.join(''.join(c['source']) for c in ev['cells'] if 'injected-parameters' in c['metadata'].get('tags', []))
     assert str(root / 'saat_s0') in src and str(root / 'figures') in src and (root / 'figures' / 's0' / 'adversarial_gallery.png').is_file()
@@ -45,7 +45,8 @@ def test_rerun_skips(smoke):
     root, argv, _, _ = smoke
     mt = {r: (root / r / 'final.pth').stat().st_mtime_ns for r in ('baseline_s0', 'saat_s0', 'abl_noD_s0')}
     rc, log = _run(argv)
-    assert rc == 0 and log.count('skipped: done') == 5, log
+    assert rc == 0 and log.count('skipped: done') == 7, log     # 3 runs, 2 evaluations, 07 for seed 0, figures
+    assert 'trained: nothing; rewrote: nothing' in log
     assert mt == {r: (root / r / 'final.pth').stat().st_mtime_ns for r in mt}
 
 def test_missing_data(tmp_path, capsys):
@@ -76,9 +77,86 @@ def test_interrupted_run_resumes(smoke):
     "A run folder with checkpoint.pth but no final.pth (an interrupted run) is resumed in the same folder, not restarted."
     root, argv, _, _ = smoke
     d = root / 'baseline_s0'
-    (d / 'final.pth').unlink(); (d / 'metrics.json').unlink()
+    info = json.loads((d / 'run.json').read_text()); info['status'] = 'running'; (d / 'run.json').write_text(json.dumps(info))
+    for f in ('final.pth', 'metrics.json', 'detector.pth'): (d / f).unlink()
     rows = (d / 'log.csv').read_text().count('\n')
     rc, log = _run(argv[:argv.index('--stages') + 1] + ['baseline'])
     assert rc == 0 and 'baseline/baseline_s0: training (resuming)' in log and (d / 'final.pth').is_file()
     assert (d / 'log.csv').read_text().count('\n') == rows          # no step trained twice
     assert 'resuming' in (d / 'baseline_s0.ipynb').read_text()       # train_run's own message, in the executed notebook
+
+
+def _fresh_clone(root: Path, dst: Path) -> Path:
+    "Copy an output folder as git would clone it: without what .gitignore keeps out (weights but detector.pth, caches, masked copy)."
+    import shutil
+    ignore = shutil.ignore_patterns('final.pth', 'checkpoint.pth', '.verified.json', '.lock', '.lock.json', 'masked300w*')
+    shutil.copytree(root, dst, ignore=ignore)
+    return dst
+
+def test_fresh_clone_keeps_results(smoke, tmp_path, monkeypatch):
+    "The committed runs on a fresh clone: nothing retrained, every detector re-evaluated and matching, no file changed (results.md included)."
+    root, argv, _, _ = smoke
+    rel = argv[:argv.index('--out') + 1] + ['.'] + argv[argv.index('--out') + 2:]    # one command, as the README's, from the clone's root
+    monkeypatch.chdir(root.parent)
+    assert _run(rel)[0] == 0                               # the committed state: every stage through, written by that command
+    clone = _fresh_clone(root, tmp_path / 'smoke')
+    before = {f: f.read_bytes() for f in clone.rglob('*') if f.is_file()}
+    monkeypatch.chdir(tmp_path)
+    rc, log = _run(rel)
+    assert rc == 0 and ': training' not in log and log.count('matches the committed NME') == 2, log
+    assert 'trained: nothing; rewrote: nothing' in log
+    changed = [str(f.relative_to(clone)) for f, b in before.items() if f.read_bytes() != b]
+    assert not changed, changed
+    rc, log = _run(['--preset', 'smoke', '--data', argv[argv.index('--data') + 1], '--out', str(tmp_path), '--seeds', '0', '--stages', 'figures'])
+    assert rc == 0 and 'figures: skipped: done' in log
+
+def test_results_gather_every_run(smoke, tmp_path):
+    "A call naming fewer seeds than the folder holds keeps the other seeds in results.md (no three-seed file becomes a one-seed one)."
+    import shutil
+    root, argv, _, _ = smoke
+    clone = _fresh_clone(root, tmp_path / 'smoke')
+    for k in ('baseline', 'saat'): shutil.copytree(clone / f'{k}_s0', clone / f'{k}_s1')   # a second seed's finished runs
+    rc, log = _run(['--preset', 'smoke', '--data', argv[argv.index('--data') + 1], '--out', str(tmp_path), '--seeds', '0', '--stages', 'figures'])
+    res = json.loads((clone / 'results.json').read_text())
+    assert rc == 0 and res['seeds'] == [0, 1] and res['main']['afw']['n_seeds'] == 2 and '--seeds 0 1' in (clone / 'results.md').read_text()
+
+def test_second_reproduce_on_one_out_is_refused(data_dir, tmp_path, capsys):
+    "Another live saat-reproduce on the same --out: refused at once (exit 2), naming the folder and the holder's PID."
+    code = "import sys, time; from saat_nb.core import FolderLock; l = FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)"
+    holder = subprocess.Popen([sys.executable, '-c', code, str(tmp_path / 'smoke')], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == 'held'
+        rc = main(['--preset', 'smoke', '--data', str(data_dir), '--out', str(tmp_path), '--seeds', '0', '--stages', 'baseline'])
+        err = capsys.readouterr().err
+        assert rc == 2 and f'PID {holder.pid}' in err and str(tmp_path / 'smoke') in err, err
+        assert not (tmp_path / 'smoke' / 'baseline_s0').exists()
+    finally: holder.kill(); holder.wait()
+
+def test_bad_data_stops_before_training(data_dir, tmp_path, capsys):
+    "A 67-point .pts in the test split and an image without .pts: one screen naming both, exit 2, no traceback, nothing trained."
+    from saat_nb.data import find_faces
+    bad = tmp_path / '300w'
+    for sub in ('helen/trainset', 'helen/testset', 'afw'):
+        (bad / sub).mkdir(parents=True)
+        for f in find_faces(data_dir, sub)[:16]:
+            for a in (f.image, f.pts): (bad / sub / a.name).symlink_to(a)
+    victim = sorted((bad / 'afw').glob('*.pts'))[0]
+    lines = victim.read_text().splitlines(); victim.unlink()
+    victim.write_text('\n'.join(l for i, l in enumerate(lines) if i != 5) + '\n')   # drop one point line: 67 points
+    orphan = sorted((bad / 'helen/testset').glob('*.pts'))[0]; orphan.unlink()
+    with pytest.raises(SystemExit) as e:
+        main(['--preset', 'smoke', '--data', str(bad), '--out', str(tmp_path / 'out'), '--seeds', '0', '--stages', 'baseline'])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and victim.name in err and '67' in err and orphan.stem in err and 'Traceback' not in err, err
+    assert not (tmp_path / 'out').exists()
+
+def test_kernels_run_without_tcp_warning(tmp_path, capfd):
+    "papermill's kernels use local IPC sockets: no 'running over TCP without encryption' warning on every run."
+    from saat_nb.reproduce import execute
+    nb = tmp_path / 'nb.ipynb'
+    nb.write_text(json.dumps({'cells': [{'cell_type': 'code', 'metadata': {'tags': ['parameters']}, 'source': 'x = 1', 'outputs': [], 'execution_count': None, 'id': 'a'},
+                                        {'cell_type': 'code', 'metadata': {}, 'source': 'print(x + 1)', 'outputs': [], 'execution_count': None, 'id': 'b'}],
+                              'metadata': {}, 'nbformat': 4, 'nbformat_minor': 5}))
+    execute(nb, tmp_path / 'out.ipynb', {'x': 41})
+    out = capfd.readouterr()
+    assert '42' in (tmp_path / 'out.ipynb').read_text() and 'without encryption' not in out.err + out.out

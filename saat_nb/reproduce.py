@@ -351,11 +351,6 @@ def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, ca
             f"(committed {nums}); rewrote results_<split>.npz and metrics.json for them")
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
-def _code_digest(nb: Path) -> str:
-    "A hash of a notebook's cell sources (not its outputs): what it would do when executed."
-    cells = json.loads(Path(nb).read_text())['cells']
-    return hashlib.sha256(json.dumps([c['source'] for c in cells]).encode()).hexdigest()[:16]
-
 def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb', verify: bool = True) -> dict:
     """Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the
     data at hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per
@@ -384,7 +379,7 @@ def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = 
     for s in seeds:
         pair = {n: root / n for n in (run_folder_name('baseline', s), run_folder_name('saat', s))}
         out = root / 'figures' / f's{s}'; nb = out / EVAL_NB
-        h = stage_hash(nb=_code_digest(nbs / EVAL_NB), preset=p.name, seed=s, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
+        h = stage_hash(preset=p.name, seed=s, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
                        + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv'] for n, d in pair.items()})
         if nb.is_file() and marker_done(out, 'evaluate', h): _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done (inputs unchanged)"); continue
         t1 = time.time()

@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from .data import crop_matrix, warp_image, apply_matrix
+from .core import save_atomic
 from .hourglass import HourglassNet, predict_landmarks
 
 # %% auto #0
@@ -137,14 +138,9 @@ def export_detector(path, dst=None) -> Path:
     "A training checkpoint -> its detector alone (`DETECTOR_KEYS`, fp32, ~8 MB at the cpu preset) at `dst` (default: `detector.pth` beside it)."
     p = Path(path)
     dst = Path(dst) if dst is not None else p.with_name('detector.pth')
-    tmp = dst.with_name(dst.name + '.tmp')
-    tmp.unlink(missing_ok=True)                                     # stale, from a write that was killed
+    dst.with_name(dst.name + '.tmp').unlink(missing_ok=True)        # stale, from a write of an older version that was killed
     _, ck = load_detector(p)
-    try:
-        torch.save({k: ck[k] for k in DETECTOR_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, tmp)
-        os.replace(tmp, dst)
-    finally: tmp.unlink(missing_ok=True)                            # a failed write leaves no temp file
-    return dst
+    return save_atomic({k: ck[k] for k in DETECTOR_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, dst)
 
 # %% ../nbs/08_predict.ipynb #dc6c8942
 class Predictor:

@@ -17,9 +17,9 @@ from .predict import export_detector
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN',
            'MASKED_SPLITS', 'ALL_SPLITS', 'NME_TOLERANCE', 'SUBSETS', 'run_folder_name', 'stage_runs', 'file_digest',
            'stage_hash', 'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'TrainProgress', 'train_run_nb',
-           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'evaluate_stage', 'eval_curve',
-           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict',
-           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
+           'eval_curve', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
+           'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -351,6 +351,11 @@ def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, ca
             f"(committed {nums}); rewrote results_<split>.npz and metrics.json for them")
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
+def eval_nb_hash(p: Preset, pair: dict, seed: int) -> str:
+    "What `07_evaluate` executed for `seed` depends on: its pair's results files, detector weights and logs (contents)."
+    return stage_hash(preset=p.name, seed=seed, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
+                      + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv'] for n, d in pair.items()})
+
 def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb', verify: bool = True) -> dict:
     """Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the
     data at hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per
@@ -379,8 +384,7 @@ def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = 
     for s in seeds:
         pair = {n: root / n for n in (run_folder_name('baseline', s), run_folder_name('saat', s))}
         out = root / 'figures' / f's{s}'; nb = out / EVAL_NB
-        h = stage_hash(preset=p.name, seed=s, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
-                       + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv'] for n, d in pair.items()})
+        h = eval_nb_hash(p, pair, s)
         if nb.is_file() and marker_done(out, 'evaluate', h): _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done (inputs unchanged)"); continue
         t1 = time.time()
         execute(nbs / EVAL_NB, nb, dict(PRESET=p.name, DATA=str(data), RUNS={n: str(d) for n, d in pair.items()}, OUT=str(out), SEED=s), kernel)
@@ -445,6 +449,7 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     fig_dir = root / 'figures'
     if marker_done(root, 'figures', h): _log("figures: skipped: done"); return sorted(fig_dir.glob('*.png'))
     t0 = time.time(); _log(f"figures: across {len(runs)} runs ...")
+    before = {f: file_digest(f) for f in fig_dir.glob('*.png')}
     for split, what in (('test', 'AFW'), ('valid', 'helen/testset')):
         fig, ax = plt.subplots(figsize=(6, 4))
         plot_ced(runs, split=split, ax=ax, title=f'CED on {what}, all {len(runs)} runs ({p.name} preset)')
@@ -459,7 +464,7 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     if any(n.startswith('abl_') for n in runs):
         ax = plot_ablations(root, s0, title=f'ablations (one run each, seed {s0}, {p.name} preset) vs the paper')
         save_figure(ax.figure, fig_dir / 'ablations.png', close=True)
-    out = sorted(fig_dir.glob('*.png')); _wrote(*out)
+    out = sorted(fig_dir.glob('*.png')); _wrote(*[f for f in out if file_digest(f) != before.get(f)])   # redrawn the same: not rewritten
     mark_done(root, 'figures', h); _log(f"figures: {len(out)} PNGs in {fig_dir}", t0)
     return out
 
@@ -599,8 +604,8 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              f"This file was written by: `{res['command']}`", '',
              f"Runs trained {res['date']} on: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get('gpu') else '')
              + (f", {'/'.join(map(str, m['threads']))} thread(s) per run" if m.get('threads') else '') + '. '
-             "Bit-identical reruns need the same thread count (results depend on it); the numbers below are re-checked "
-             "against the committed detectors on every `saat-reproduce`.", '',
+             "Bit-identical reruns need the same thread count (results depend on it). `saat-reproduce` re-evaluates the "
+             "committed baseline and SAAT detectors on the data at hand and keeps these numbers only where they match.", '',
              f"Protocol: {res['protocol']} (the paper: 300W train 3,148 faces, test 300W full; **another protocol**). "
              f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps (the paper: 256 px, width 256, 200k+ steps; **another scale**). "
              f"Deviations: {'; '.join(p['deviations']) or 'none'}.", '',

@@ -18,8 +18,8 @@ from fastai.callback.progress import ProgressCallback
 from fastai.data.load import DataLoader
 from fastai.optimizer import Adam
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root, save_atomic, remove_stale_tmp, FolderLock, write_if_changed
-from .data import face_dataloaders, face_dataset, AddHeatmaps, check_splits
+from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root, save_atomic, remove_stale_tmp, FolderLock, FolderLocked, write_if_changed
+from .data import face_dataloaders, face_dataset, AddHeatmaps, check_splits, DatasetError
 from .hourglass import HourglassNet, decode_heatmaps
 from .attacker import structure_map, semantic_mask, Attacker, adversarial_example, Discriminator
 from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
@@ -589,11 +589,11 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         if main_proc:
             for f in remove_stale_tmp(out): print(f"train_run: removed {f.name}, left by a killed write")
         st, rj = run_state(out), out / 'run.json'
+        if st.state == 'broken': raise RunBroken(f"{out}: {st.why}")
         if st.state != 'new':
             diff = _config_diff(_read_json(rj).get('config'), cfg)
             if diff: raise FileExistsError(f"{out} holds a run with another config (differs in {diff}); choose another out folder")
         if st.state == 'done': print(f"train_run: {out} is done ({st.why}), skipping"); return out
-        if st.state == 'broken': raise RunBroken(f"{out}: {st.why}")
         meta = {'run': out.name, 'saat': bool(saat), 'seed': int(seed)}
         if check_data and main_proc:   # every split this call reads, before any work: one screen listing every bad file
             check_splits(root, 'cross', st.todo if st.state == 'evaluating' else ('train', *EVAL_SPLITS)).raise_if_bad()
@@ -670,8 +670,11 @@ def main(argv=None) -> Path:
     p = get_preset(a.preset, **({'steps': a.steps} if a.steps else {}))
     ab = {k: v for k, v in dict(beta=a.beta, lam=a.lam).items() if v is not None}
     ab.update({k: False for k, f in (('use_s', a.no_s), ('use_lr', a.no_lr), ('use_d', a.no_d)) if f})
-    out = train_run(p, a.data, a.out, saat=not a.baseline, seed=a.seed, resume=not a.no_resume, order=a.order,
-                    ckpt_every=a.ckpt_every, **ab)
+    try:
+        out = train_run(p, a.data, a.out, saat=not a.baseline, seed=a.seed, resume=not a.no_resume, order=a.order,
+                        ckpt_every=a.ckpt_every, **ab)
+    except (FolderLocked, RunBroken, FileExistsError, FileNotFoundError, DatasetError) as e:   # bad data, a busy or untrustworthy folder: exit 2
+        print(f"python -m saat_nb.train: error: {e}", file=sys.stderr); raise SystemExit(2)
     print(out); return out
 
 if __name__ == '__main__' and Path(sys.argv[0]).name == 'train.py': main()   # not when the notebook runs

@@ -294,3 +294,11 @@ def test_second_process_on_a_run_folder_is_refused(tmp_path, data_dir, capsys):
     assert f'PID {holder.pid}' in err.err and 'no longer running' in err.err
     assert 'checkpoint.pth.tmp' in err.out and not list(out.glob('*.tmp')) and not list(out.glob('.*.tmp'))
     assert not (out / '.lock.json').exists(), 'the holder file goes with the lock'
+
+
+def test_cli_exits_2_on_a_broken_run_folder(tmp_path, data_dir, capsys):
+    "python -m saat_nb.train on a folder it cannot trust: one line saying what to do, exit 2, no traceback."
+    out = tmp_path / 'base'; out.mkdir(); (out / 'detector.pth').write_bytes(b'x')
+    with pytest.raises(SystemExit) as e: main(['--preset', 'smoke', '--data', str(data_dir), '--out', str(out), '--baseline'])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and 'no run.json' in err and '--retrain' in err and 'Traceback' not in err

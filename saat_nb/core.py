@@ -11,8 +11,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRESETS', 'Preset', 'get_preset', 'set_seed', 'default_device', 'machine_info', 'data_root', 'save_atomic',
-           'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
+__all__ = ['PRESETS', 'Preset', 'get_preset', 'set_seed', 'default_device', 'machine_info', 'cpu_bf16_units', 'AmpPlan',
+           'amp_plan', 'device_amp', 'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked',
+           'FolderLock']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
 @dataclass(frozen=True)
@@ -95,6 +96,43 @@ def machine_info() -> dict:
                 threads=torch.get_num_threads(), torch=torch.__version__, python=platform.python_version())
     if torch.cuda.is_available(): info['gpu'] = torch.cuda.get_device_name(0)
     return info
+
+# %% ../nbs/00_core.ipynb #0cf0e2cd
+def cpu_bf16_units() -> list[str]:
+    "The CPU's bf16 matrix/vector units named in /proc/cpuinfo (`amx_bf16`, `avx512_bf16`); [] when none or unknown."
+    try: flags = set(Path('/proc/cpuinfo').read_text().split())
+    except OSError: return []
+    return [f for f in ('amx_bf16', 'avx512_bf16') if f in flags]
+
+@dataclass(frozen=True)
+class AmpPlan:
+    "How the networks' forwards run: `dtype` None = fp32; `why` says why, in one line."
+    device_type: str
+    dtype: torch.dtype | None
+    why: str
+    @property
+    def enabled(self) -> bool: return self.dtype is not None
+    def autocast(self):
+        "The autocast context of this plan (a no-op when fp32)."
+        return torch.autocast(self.device_type, dtype=self.dtype or torch.bfloat16, enabled=self.enabled)
+
+def amp_plan(preset: Preset, device=None) -> AmpPlan:
+    "What `preset.amp` becomes on `device` (default: `default_device()`): bf16 autocast on CUDA or a bf16-capable CPU, else fp32."
+    dev = torch.device(device) if device is not None else default_device()
+    if not preset.amp: return AmpPlan(dev.type, None, f"fp32: preset {preset.name!r} has amp off")
+    return device_amp(dev)
+
+def device_amp(device=None) -> AmpPlan:
+    "The best mixed precision `device` can give (training asks through `amp_plan`; inference directly)."
+    dev = torch.device(device) if device is not None else default_device()
+    if dev.type == 'cuda':
+        if torch.cuda.is_bf16_supported(): return AmpPlan('cuda', torch.bfloat16, f"bf16 autocast on {torch.cuda.get_device_name(dev)}")
+        return AmpPlan('cuda', None, f"fp32: {torch.cuda.get_device_name(dev)} has no bf16 (fp16 would need loss scaling)")
+    if dev.type == 'cpu':
+        units = cpu_bf16_units()
+        if units: return AmpPlan('cpu', torch.bfloat16, f"bf16 autocast on the CPU's bf16 units ({', '.join(units)})")
+        return AmpPlan('cpu', None, "fp32: this CPU lists no amx_bf16/avx512_bf16, so bf16 would be emulated and slower")
+    return AmpPlan(dev.type, None, f"fp32: no mixed precision on {dev.type}")
 
 # %% ../nbs/00_core.ipynb #85c63ca0
 def data_root(root: str | os.PathLike | None = None) -> Path:

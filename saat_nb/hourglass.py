@@ -11,8 +11,8 @@ import torch.nn.functional as F
 from .data import FLIP_PERM
 
 # %% auto #0
-__all__ = ['DECODERS', 'conv_bn_relu', 'Bottleneck', 'Hourglass', 'auto_depth', 'HourglassNet', 'count_params', 'count_flops',
-           'decode_heatmaps', 'flip_heatmaps', 'predict_landmarks']
+__all__ = ['DECODERS', 'conv_bn_relu', 'Bottleneck', 'Hourglass', 'auto_depth', 'HourglassNet', 'fold_batchnorm', 'count_params',
+           'count_flops', 'decode_heatmaps', 'flip_heatmaps', 'predict_landmarks']
 
 # %% ../nbs/02_hourglass.ipynb #d9758329
 def conv_bn_relu(cin: int, cout: int, k: int = 1, stride: int = 1) -> nn.Sequential:
@@ -90,6 +90,19 @@ class HourglassNet(nn.Module):
             if i < self.stacks - 1: x = x + self.remap_f[i](f) + self.remap_h[i](h)
         return outs
 
+# %% ../nbs/02_hourglass.ipynb #720675bc
+def fold_batchnorm(model: nn.Module) -> nn.Module:
+    "An eval-mode copy of `model` with each `BatchNorm2d` that follows a (transposed) conv in a `Sequential` folded into it."
+    import copy
+    from torch.nn.utils.fusion import fuse_conv_bn_eval
+    m = copy.deepcopy(model).eval()
+    for seq in [s for s in m.modules() if isinstance(s, nn.Sequential)]:
+        for i in range(len(seq) - 1):
+            conv, bn = seq[i], seq[i + 1]
+            if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(bn, nn.BatchNorm2d):
+                seq[i] = fuse_conv_bn_eval(conv, bn, transpose=isinstance(conv, nn.ConvTranspose2d)); seq[i + 1] = nn.Identity()
+    return m
+
 # %% ../nbs/02_hourglass.ipynb #62ed801e
 def count_params(net: nn.Module) -> int:
     "Number of trainable parameters."
@@ -143,7 +156,7 @@ def predict_landmarks(model: nn.Module, img: torch.Tensor, flip: bool = False, m
     "Landmarks of `(B,3,H,W)` images -> `(B,68,2)` (eval mode; `flip` averages with the mirrored image)."
     was = model.training; model.eval()
     try:
-        hm = model(img)[-1]
-        if flip: hm = (hm + flip_heatmaps(model(img.flip(-1))[-1])) / 2
+        hm = model(img)[-1].float()                               # fp32 decoding, also under bf16 autocast
+        if flip: hm = (hm + flip_heatmaps(model(img.flip(-1))[-1].float())) / 2
     finally: model.train(was)
     return decode_heatmaps(hm, method, in_size=img.shape[-1])

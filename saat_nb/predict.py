@@ -10,8 +10,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from .data import crop_matrix, warp_image, apply_matrix
-from .core import save_atomic
-from .hourglass import HourglassNet, predict_landmarks
+from .core import save_atomic, device_amp, AmpPlan
+from .hourglass import HourglassNet, predict_landmarks, fold_batchnorm
 
 # %% auto #0
 __all__ = ['BOX_LIMIT', 'BOX_REL', 'CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'NO_BOX', 'HELP_EPILOG', 'read_image_file',
@@ -145,14 +145,19 @@ def export_detector(path, dst=None) -> Path:
 # %% ../nbs/08_predict.ipynb #dc6c8942
 class Predictor:
     "68 landmarks in the original image's pixels from a detector: `.landmarks(image, box) -> (68,2)`."
-    def __init__(self, model: torch.nn.Module, method: str = 'argmax', device=None):
+    def __init__(self, model: torch.nn.Module, method: str = 'argmax', device=None, fast: bool = True, amp: bool = False):
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
-        self.model, self.method, self.size = model.to(self.device).eval(), method, model.size
+        self.method, self.size = method, model.size
+        model = model.to(self.device).eval()
+        # fast: BatchNorm folded into the convs and NHWC weights (the same points as fp32);
+        # amp: bf16 autocast where the device has bf16 units (faster; a few argmax points move, see the notebook)
+        self.model = fold_batchnorm(model).to(memory_format=torch.channels_last) if fast else model
+        self.amp = device_amp(self.device) if amp else AmpPlan(self.device.type, None, 'fp32')
 
     @classmethod
-    def from_checkpoint(cls, path, device=None, method: str = 'argmax') -> 'Predictor':
-        "Load a saat_nb checkpoint (`torch.load(weights_only=True)`, `HourglassNet(**ckpt['arch'])`)."
-        return cls(load_detector(path, device)[0], method, device)
+    def from_checkpoint(cls, path, device=None, method: str = 'argmax', fast: bool = True, amp: bool = False) -> 'Predictor':
+        "Load a saat_nb checkpoint (`torch.load(weights_only=True)`, `HourglassNet(**ckpt['arch'])`); see `Predictor` for `fast`/`amp`."
+        return cls(load_detector(path, device)[0], method, device, fast, amp)
 
     def _prepare(self, image, box) -> tuple[torch.Tensor, np.ndarray]:
         "-> (model input (3,S,S) in [0,1], 3x3 matrix source -> input)."
@@ -168,12 +173,15 @@ class Predictor:
         if len(boxes) != len(images): raise ValueError(f"{len(images)} images but {len(boxes)} boxes")
         if not images: return np.zeros((0, self.model.n_points, 2), np.float32)
         xs, As = zip(*(self._prepare(im, b) for im, b in zip(images, boxes)))
-        q = predict_landmarks(self.model, torch.stack(xs).to(self.device), flip=flip, method=self.method).cpu().numpy()
+        with torch.no_grad(), self.amp.autocast():
+            q = predict_landmarks(self.model, torch.stack(xs).to(self.device), flip=flip, method=self.method).cpu().numpy()
         return np.stack([apply_matrix(np.linalg.inv(A), qi) for A, qi in zip(As, q)])
 
     def landmarks(self, image, box=None, flip: bool = False) -> np.ndarray:
         "One image (path or (H,W[,3|4]) array) and optional landmark box `(x0,y0,x1,y1)` -> (68,2) float32 in its pixels."
         return self.landmarks_batch([image], None if box is None else [box], flip)[0]
+
+
 
 # %% ../nbs/08_predict.ipynb #0943cb6a
 def draw_landmarks(image, pts, radius: float = 2., colour=(255, 0, 0)) -> Image.Image:

@@ -18,7 +18,7 @@ from fastai.callback.progress import ProgressCallback
 from fastai.data.load import DataLoader
 from fastai.optimizer import Adam
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root, save_atomic, remove_stale_tmp, FolderLock, FolderLocked, write_if_changed
+from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root, amp_plan, AmpPlan, save_atomic, remove_stale_tmp, FolderLock, FolderLocked, write_if_changed
 from .data import face_dataloaders, face_dataset, AddHeatmaps, check_splits, DatasetError
 from .hourglass import HourglassNet, decode_heatmaps
 from .attacker import structure_map, semantic_mask, Attacker, adversarial_example, Discriminator
@@ -30,7 +30,7 @@ from .predict import read_checkpoint, CKPT_FORMAT
 # %% auto #0
 __all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'step_items', 'PassView', 'StepDL',
            'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config',
-           'frozen', 'unwrap', 'allreduce_grads', 'SAATCallback', 'make_learner', 'saat_parts', 'rng_state',
+           'frozen', 'unwrap', 'allreduce_grads', 'SAATCallback', 'Autocast', 'make_learner', 'saat_parts', 'rng_state',
            'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog',
            'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps', 'run_name',
            'train_run', 'read_log', 'plot_log', 'main']
@@ -212,14 +212,14 @@ class SAATCallback(Callback):
 
     def before_fit(self):
         dev = next(self.learn.model.parameters()).device
+        fmt = torch.channels_last if self.p.channels_last else torch.contiguous_format
         for m in (self.attacker, self.discriminator):
-            if m is not None: m.to(dev).train()
+            if m is not None: m.to(dev, memory_format=fmt).train()
         self.learn.aux_opts = {'attacker': self.opt_att, **({'discriminator': self.opt_dis} if self.opt_dis else {})}
 
     def _autocast(self):
-        "bf16 autocast for A and D when the Learner trains in mixed precision on a GPU."
-        on = hasattr(self.learn, 'mixed_precision') and torch.cuda.is_available()
-        return torch.autocast('cuda', dtype=torch.bfloat16, enabled=on)
+        "The Learner's mixed-precision plan (`core.amp_plan`) for A's, D's and the detector's extra forwards."
+        return getattr(self.learn, 'amp', AmpPlan('cpu', None, 'fp32')).autocast()
 
     def make_adv(self, x, S, z):
         "I_adv = clamp(I + A(I,S,z)) (eq. 2): (B,3,H,W) -> (B,3,H,W)."
@@ -280,7 +280,7 @@ class SAATCallback(Callback):
         if self.update_order == 'paper':
             det = unwrap(self.learn.model)   # extra detector forwards bypass DDP; the Learner's backward reduces all grads
             with frozen(det, self.discriminator):
-                with self._autocast(): preds_adv = det(x_adv)
+                with self._autocast(): preds_adv = [q.float() for q in det(x_adv)]
                 ok = self.attacker_step(preds_adv, hm, x, x_adv, S, M)
             with torch.no_grad(): x_adv = self.make_adv(x, S, z)      # the updated attacker's example
         if not _finite(x_adv):   # NaN guard: a non-finite I_adv reaches no network in train mode (D's BN statistics)
@@ -326,6 +326,22 @@ class SAATCallback(Callback):
     def after_batch(self): self.ctx = self.x_adv = self.leaf = None
 
 # %% ../nbs/06_train.ipynb #c145b003
+class Autocast(Callback):
+    "The detector's forwards under `plan.autocast()` (bf16); its predictions cast back to fp32 before the loss."
+    order = 10
+    def __init__(self, plan): self.plan, self.ctx = plan, None
+    def before_batch(self): self.ctx = self.plan.autocast(); self.ctx.__enter__()
+    def after_pred(self):
+        self.learn.pred = [q.float() for q in self.pred]
+        adv = self.yb[2] if len(self.yb) > 2 and isinstance(self.yb[2], dict) else None
+        if adv is not None and adv.get('preds') is not None: adv['preds'] = [q.float() for q in adv['preds']]
+        self._leave()
+    def _leave(self):
+        if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
+    def after_batch(self): self._leave()
+    def after_cancel_batch(self): self._leave()
+
+# %% ../nbs/06_train.ipynb #39e8d885
 def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: int = 0, order: str = 'paper',
                  eval_every: int | None = None, **ablation) -> Learner:
     "Detector `Learner` (+ `SAATCallback` when `saat`); `**ablation`: see `ablation_config`. Replaces `dls.train` by a `StepDL`."
@@ -344,12 +360,12 @@ def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: 
     learn = Learner(dls, model, loss_func=DetectorLoss(p.fg_weight), lr=p.lr_det, metrics=[NMEMetric()], cbs=cbs,
                     opt_func=partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.))
     learn.preset, learn.seed, learn.ablation, learn.saat_on, learn.update_order = p, seed, ab, saat, order
-    if p.amp and torch.cuda.is_available():
-        from fastai.callback.fp16 import AMPMode
-        if p.channels_last:
-            from fastai.callback.channelslast import ChannelsLast  # noqa: F401  (patches Learner.to_channelslast)
-            learn.to_channelslast(amp_mode=AMPMode.BF16)
-        else: learn.to_bf16()
+    learn.amp = amp_plan(p, dev)
+    if p.amp: print(f"make_learner: {learn.amp.why}")          # one line: how this run computes, and why
+    if learn.amp.enabled: learn.add_cb(Autocast(learn.amp))
+    if p.channels_last:
+        from fastai.callback.channelslast import ChannelsLast
+        learn.add_cb(ChannelsLast())                              # the detector; SAATCallback converts A and D
     return learn
 
 def saat_parts(learn) -> tuple:
@@ -666,8 +682,13 @@ def main(argv=None) -> Path:
     ap.add_argument('--no-s', action='store_true'); ap.add_argument('--no-lr', action='store_true'); ap.add_argument('--no-d', action='store_true')
     ap.add_argument('--order', default='paper', choices=['paper', 'shared'])
     ap.add_argument('--ckpt-every', type=int, default=None); ap.add_argument('--no-resume', action='store_true')
+    ap.add_argument('--amp', action='store_true', help='mixed precision (bf16 autocast where the CPU/GPU has bf16 units; Preset.amp)')
+    ap.add_argument('--channels-last', action='store_true', help='NHWC weights (Preset.channels_last)')
     a = ap.parse_args(argv)
-    p = get_preset(a.preset, **({'steps': a.steps} if a.steps else {}))
+    over = {'steps': a.steps} if a.steps else {}
+    if a.amp: over['amp'] = True
+    if a.channels_last: over['channels_last'] = True
+    p = get_preset(a.preset, **over)
     ab = {k: v for k, v in dict(beta=a.beta, lam=a.lam).items() if v is not None}
     ab.update({k: False for k, f in (('use_s', a.no_s), ('use_lr', a.no_lr), ('use_d', a.no_d)) if f})
     try:

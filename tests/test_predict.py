@@ -236,3 +236,21 @@ def test_export_detector_temp_files(tiny, tmp_path):
     (tmp_path / 'dir').mkdir()
     with pytest.raises(OSError): export_detector(tiny[0], tmp_path / 'dir')           # os.replace onto a folder fails
     assert not (tmp_path / 'dir.tmp').exists()
+
+
+def test_fast_path_points_match_fp32_on_real_faces(data_dir):
+    "BatchNorm folded + channels-last (the default) gives fp32's points within 0.5 px on real AFW faces; bf16 (amp=True) keeps the NME."
+    import torch
+    from saat_nb.data import find_faces, face_box, read_pts
+    from saat_nb.evaluate import nme
+    from saat_nb.predict import Predictor, read_image
+    det = Path(__file__).resolve().parent.parent / 'outputs' / 'cpu' / 'saat_s0' / 'detector.pth'
+    faces = find_faces(data_dir, 'afw')[:40]
+    ims, boxes = [read_image(f.image) for f in faces], [face_box(read_pts(f.pts)) for f in faces]
+    ref = Predictor.from_checkpoint(det, fast=False).landmarks_batch(ims, boxes)
+    fast = Predictor.from_checkpoint(det).landmarks_batch(ims, boxes)
+    assert np.linalg.norm(fast - ref, axis=-1).max() <= 0.5
+    gt = torch.tensor(np.stack([read_pts(f.pts) for f in faces]))
+    b = Predictor.from_checkpoint(det, amp=True).landmarks_batch(ims, boxes)
+    e_ref, e_b = (100 * float(nme(torch.tensor(q), gt).mean()) for q in (ref, b))
+    assert abs(e_b - e_ref) < 0.3, (e_ref, e_b)

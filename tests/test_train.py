@@ -302,3 +302,27 @@ def test_cli_exits_2_on_a_broken_run_folder(tmp_path, data_dir, capsys):
     with pytest.raises(SystemExit) as e: main(['--preset', 'smoke', '--data', str(data_dir), '--out', str(out), '--baseline'])
     err = capsys.readouterr().err
     assert e.value.code == 2 and 'no run.json' in err and '--retrain' in err and 'Traceback' not in err
+
+
+def test_paper_preset_steps_with_amp_and_channels_last(data_dir):
+    "The GPU path without a GPU: two SAAT steps of the paper preset's networks (256 px, width 256) with amp and channels_last, on CPU."
+    from saat_nb.core import cpu_bf16_units
+    p = get_preset('paper', bs=2, steps=2, eval_every=2, n_train=4, n_valid=2, num_workers=0)
+    learn = make_learner(face_dataloaders(data_dir, p, seed=0), p, saat=True)
+    learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
+    assert learn.amp.enabled == bool(cpu_bf16_units()), learn.amp.why
+    seen = []
+    h = learn.model.register_forward_hook(lambda m, i, o: seen.append(o[-1].dtype))
+    quiet_fit(learn)
+    h.remove()
+    st = learn.saat.stats
+    assert all(math.isfinite(st[k]) for k in ('L_F', 'L_A', 'L_R', 'L_D', 'beta', 'ssim')) and st['skipped'] == 0, st
+    want = torch.bfloat16 if learn.amp.enabled else torch.float32
+    assert seen and all(d == want for d in seen), seen                    # every detector forward ran in the plan's dtype
+    conv = next(m for m in learn.model.modules() if isinstance(m, torch.nn.Conv2d) and m.kernel_size != (1, 1))
+    assert conv.weight.is_contiguous(memory_format=torch.channels_last)
+    aconv = next(m for m in learn.saat.attacker.modules() if isinstance(m, torch.nn.Conv2d))
+    assert aconv.weight.is_contiguous(memory_format=torch.channels_last)
+    for m in (learn.model, learn.saat.attacker, learn.saat.discriminator):
+        assert all(torch.isfinite(t).all() for t in m.state_dict().values() if t.is_floating_point())
+        assert all(t.dtype == torch.float32 for t in m.state_dict().values() if t.is_floating_point()), 'weights stay fp32'

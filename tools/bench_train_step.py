@@ -1,6 +1,8 @@
-"""Cost of one SAAT training step against one baseline step on the same batch -> outputs/benchmarks/train_step.md.
+"""Cost of one SAAT training step against one baseline step on the same batch, in fp32 (today's configuration) and in
+bf16 autocast + channels_last (`Preset.amp`, `Preset.channels_last`) side by side
+-> outputs/benchmarks/train_step.md and train_step.json.
 
-    python tools/bench_train_step.py [--threads 2] [--out outputs/benchmarks/train_step.md]
+    python tools/bench_train_step.py [--threads 1] [--out outputs/benchmarks/train_step.md]
 
 Each (size, arm) runs in a fresh subprocess, so `ru_maxrss` is that configuration's peak memory; the arms are
 interleaved over a few rounds and the fastest round counts (the 2-core machine is shared, and other jobs slow
@@ -20,6 +22,7 @@ SIZES = {  # label -> (preset, overrides, warm-up steps, timed steps, rounds)
 }
 ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order='paper'),
         'SAAT, shared order': dict(saat=True, order='shared')}
+PRECISIONS = {'fp32': dict(amp=False, channels_last=False), 'bf16+CL': dict(amp=True, channels_last=True)}
 
 
 def components(p, reps: int) -> dict:
@@ -45,7 +48,7 @@ def components(p, reps: int) -> dict:
     return out
 
 
-def worker(size: str, arm: str, threads: int) -> dict:
+def worker(size: str, arm: str, prec: str, threads: int) -> dict:
     "One configuration, in this process: seconds per step (median of the timed steps) and peak RSS."
     import torch
     torch.set_num_threads(threads)
@@ -57,8 +60,8 @@ def worker(size: str, arm: str, threads: int) -> dict:
     from saat_nb.train import make_learner, fit_steps
 
     name, over, warm, reps, _ = SIZES[size]
-    p = get_preset(name, **over, steps=warm + reps, eval_every=warm + reps)
-    if arm == 'components': return {'size': size, 'arm': arm, 'parts': components(p, max(1, reps // 2))}
+    p = get_preset(name, **{**over, **PRECISIONS[prec]}, steps=warm + reps, eval_every=warm + reps)
+    if arm == 'components': return {'size': size, 'arm': arm, 'prec': prec, 'parts': components(p, max(1, reps // 2))}
 
     class FixedBatch(torch.utils.data.Dataset):
         "`bs` synthetic faces, the same every step."
@@ -85,7 +88,7 @@ def worker(size: str, arm: str, threads: int) -> dict:
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     timer = StepTimer()
     with learn.no_logging(): fit_steps(learn, cbs=[timer])
-    return {'size': size, 'arm': arm, 's_per_step': statistics.median(timer.times[warm:]),
+    return {'size': size, 'arm': arm, 'prec': prec, 'amp': learn.amp.why, 's_per_step': statistics.median(timer.times[warm:]),
             'steps_timed': reps, 'maxrss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
             'preset': dict(size=p.size, width=p.width, bs=p.bs, ngf=p.ngf, ndf=p.ndf)}
 
@@ -94,23 +97,27 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument('--threads', type=int, default=1, help='torch threads per run (1 is steadier on a shared machine)')
     ap.add_argument('--out', default=str(REPO / 'outputs' / 'benchmarks' / 'train_step.md'))
-    ap.add_argument('--worker', nargs=2, metavar=('SIZE', 'ARM'), help=argparse.SUPPRESS)
+    ap.add_argument('--worker', nargs=3, metavar=('SIZE', 'ARM', 'PREC'), help=argparse.SUPPRESS)
+    ap.add_argument('--sizes', nargs='+', default=list(SIZES), choices=list(SIZES))
     a = ap.parse_args()
     if a.worker:
         print('RESULT ' + json.dumps(worker(*a.worker, a.threads))); return
     t0, runs, load0 = time.time(), [], os.getloadavg()[0]
-    for size, (*_, rounds) in SIZES.items():
-        for _ in range(rounds):
+    sizes = {k: SIZES[k] for k in a.sizes}
+    for size, (*_, rounds) in sizes.items():
+        for _ in range(rounds):                       # interleaved: every configuration once per round
             for arm in [*ARMS, 'components']:
-                r = subprocess.run([sys.executable, __file__, '--threads', str(a.threads), '--worker', size, arm],
+              for prec in (PRECISIONS if arm != 'components' else ['fp32']):
+                r = subprocess.run([sys.executable, __file__, '--threads', str(a.threads), '--worker', size, arm, prec],
                                    capture_output=True, text=True, cwd=REPO, env={**os.environ, 'OMP_NUM_THREADS': str(a.threads)})
                 line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
-                if r.returncode or not line: sys.exit(f"worker {size} / {arm} failed:\n{r.stderr[-3000:]}")
+                if r.returncode or not line: sys.exit(f"worker {size} / {arm} / {prec} failed:\n{r.stderr[-3000:]}")
                 runs.append(json.loads(line[-1][7:])); print(runs[-1], flush=True)
     res = []   # fastest round per (size, arm); parts: fastest per part
-    for size in SIZES:
+    for size in sizes:
         for arm in ARMS:
-            rs = [r for r in runs if r['size'] == size and r['arm'] == arm]
+          for prec in PRECISIONS:
+            rs = [r for r in runs if r['size'] == size and r['arm'] == arm and r['prec'] == prec]
             res.append({**min(rs, key=lambda r: r['s_per_step']), 'maxrss_mb': max(r['maxrss_mb'] for r in rs)})
         parts = [r['parts'] for r in runs if r['size'] == size and r['arm'] == 'components']
         res.append({'size': size, 'arm': 'components', 'parts': {k: min(q[k] for q in parts) for k in parts[0]}})
@@ -125,14 +132,23 @@ def main():
              'One optimizer step of `train_run`\'s Learner on a fixed in-memory batch (no data loading): median over the '
              'timed steps after a warm-up, fastest of the rounds; peak memory = `ru_maxrss` of a fresh process per row (includes Python + torch, '
              'about 0.3 GB).', '',
-             '| input | width | batch | attacker ngf / D ndf | arm | s/step | × baseline | peak RSS (MB) |', '|---|---|---|---|---|---|---|---|']
-    for size in SIZES:
-        base = next(r for r in res if r['size'] == size and r['arm'] == 'baseline')['s_per_step']
-        for r in (r for r in res if r['size'] == size and r['arm'] != 'components'):
-            q = r['preset']
-            lines.append(f"| {q['size']} px ({size}) | {q['width']} | {q['bs']} | {q['ngf']} / {q['ndf']} | {r['arm']} | "
-                         f"{r['s_per_step']:.3f} | {r['s_per_step'] / base:.2f} | {r['maxrss_mb']:.0f} |")
-    lines += ['', 'Rounds: ' + ', '.join(f"{k}: {v[4]} × ({v[2]} warm-up + {v[3]} timed steps)" for k, v in SIZES.items()) + '.']
+             "Precision: `fp32` is today's configuration (the cpu preset as committed); `bf16+CL` is `Preset.amp` + "
+             "`Preset.channels_last` (bf16 autocast of every network's forward, losses in fp32, NHWC weights; "
+             f"plan on this machine: {next((r['amp'] for r in runs if r.get('prec') == 'bf16+CL' and r.get('amp')), '?')}).", '',
+             '| input | width | batch | attacker ngf / D ndf | arm | precision | s/step | × baseline (same precision) | steps/s × fp32 | peak RSS (MB) |',
+             '|---|---|---|---|---|---|---|---|---|---|']
+    ratios = {}
+    for size in sizes:
+        for prec in PRECISIONS:
+            base = next(r for r in res if r['size'] == size and r['arm'] == 'baseline' and r.get('prec') == prec)['s_per_step']
+            for r in (r for r in res if r['size'] == size and r['arm'] != 'components' and r.get('prec') == prec):
+                q = r['preset']
+                fp32 = next(x for x in res if x['size'] == size and x['arm'] == r['arm'] and x.get('prec') == 'fp32')['s_per_step']
+                ratios[f"{size} | {r['arm']} | {prec} | x baseline"] = r['s_per_step'] / base
+                ratios[f"{size} | {r['arm']} | {prec} | speed-up vs fp32"] = fp32 / r['s_per_step']
+                lines.append(f"| {q['size']} px ({size}) | {q['width']} | {q['bs']} | {q['ngf']} / {q['ndf']} | {r['arm']} | {prec} | "
+                             f"{r['s_per_step']:.3f} | {r['s_per_step'] / base:.2f} | {fp32 / r['s_per_step']:.2f} | {r['maxrss_mb']:.0f} |")
+    lines += ['', 'Rounds: ' + ', '.join(f"{k}: {v[4]} × ({v[2]} warm-up + {v[3]} timed steps)" for k, v in sizes.items()) + '.']
     lines += ['', 'Parts (one forward, or forward+backward, of each network on the same batch, min of a few calls, s):', '',
               '| input | ' + ' | '.join(next(r for r in res if r['arm'] == 'components')['parts']) + ' |',
               '|---|' + '---|' * len(next(r for r in res if r['arm'] == 'components')['parts'])]
@@ -156,6 +172,10 @@ def main():
               "itself a large network, so its share is counted in these ratios."]
     Path(a.out).parent.mkdir(parents=True, exist_ok=True)
     Path(a.out).write_text('\n'.join(lines) + '\n')
+    Path(a.out).with_suffix('.json').write_text(json.dumps({
+        'command': f"python tools/bench_train_step.py --threads {a.threads} --sizes {' '.join(sizes)}", 'date': time.strftime('%Y-%m-%d %H:%M'),
+        'machine': machine_info(), 'threads': a.threads, 'load_start': load0, 'load_end': load, 'ratios': ratios,
+        'rows': res}, indent=1) + '\n')
     print('\n'.join(lines))
 
 

@@ -1,0 +1,94 @@
+"""Paper-preset training steps on a GPU with AMP and channels_last -> outputs/benchmarks/gpu.md and gpu.json.
+
+    python tools/gpu_check.py [--steps 6] [--out outputs/benchmarks/gpu.md]      (tools/gpu_check.sh runs it on a lent GPU)
+
+For each arm (baseline, SAAT in the paper's order, SAAT in the shared order): the `paper` preset's networks
+(256 px, HG*1 width 256, batch 8, attacker ngf 64, D ndf 64) built by `train.make_learner`, a fixed synthetic
+batch on the GPU, 2 warm-up steps and `--steps` timed steps (CUDA-synchronised wall time), steps/s, peak GPU
+memory, and a check that no loss, parameter or buffer is non-finite. It also runs on a CPU (slowly), which is
+how the script is tested without a GPU.
+"""
+from __future__ import annotations
+import argparse, json, math, sys, time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order='paper'), 'SAAT, shared order': dict(saat=True, order='shared')}
+
+
+def run_arm(arm: str, steps: int, warm: int, bs: int | None) -> dict:
+    import torch
+    from fastai.callback.core import Callback
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    from saat_nb.core import get_preset, default_device
+    from saat_nb.data import render_heatmaps
+    from saat_nb.train import make_learner, fit_steps
+    dev = default_device()
+    p = get_preset('paper', steps=warm + steps, eval_every=warm + steps, num_workers=0, **({'bs': bs} if bs else {}))
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(p.bs, 3, p.size, p.size, generator=g); pts = (0.25 + 0.5 * torch.rand(p.bs, 68, 2, generator=g)) * p.size
+    hm = torch.stack([torch.from_numpy(render_heatmaps(q.numpy(), p.size, p.sigma)) for q in pts])
+
+    class Fixed(torch.utils.data.Dataset):
+        def set_epoch(self, e): pass
+        def __len__(self): return p.bs
+        def __getitem__(self, i): return x[i], hm[i], pts[i]
+
+    class Timer(Callback):
+        order = -100
+        def __init__(self): self.t, self.losses = [], []
+        def _sync(self):
+            if dev.type == 'cuda': torch.cuda.synchronize()
+        def before_batch(self):
+            if self.training: self._sync(); self.t0 = time.perf_counter()
+        def after_batch(self):
+            if self.training: self._sync(); self.t.append(time.perf_counter() - self.t0); self.losses.append(float(self.learn.loss))
+
+    dls = DataLoaders(DataLoader(Fixed(), bs=p.bs, drop_last=True), DataLoader(Fixed(), bs=p.bs), device=dev)
+    learn = make_learner(dls, p, seed=0, **ARMS[arm])
+    learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
+    if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
+    tm = Timer()
+    with learn.no_logging(): fit_steps(learn, cbs=[tm])
+    nets = [learn.model] + ([learn.saat.attacker, learn.saat.discriminator] if ARMS[arm]['saat'] else [])
+    finite = all(math.isfinite(v) for v in tm.losses) and all(torch.isfinite(t).all() for m in nets for t in m.state_dict().values() if t.is_floating_point())
+    stats = getattr(getattr(learn, 'saat', None), 'stats', {})
+    s = sorted(tm.t[warm:])[len(tm.t[warm:]) // 2]
+    return {'arm': arm, 'device': torch.cuda.get_device_name(0) if dev.type == 'cuda' else 'cpu', 'amp': learn.amp.why,
+            'bs': p.bs, 'size': p.size, 'width': p.width, 's_per_step': s, 'steps_per_s': 1 / s, 'timed_steps': len(tm.t[warm:]),
+            'peak_gpu_mb': torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else None, 'finite': bool(finite),
+            'skipped': stats.get('skipped'), 'losses': tm.losses}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument('--steps', type=int, default=6); ap.add_argument('--warm', type=int, default=2)
+    ap.add_argument('--bs', type=int, default=None, help='batch size (default: the preset\'s 8)')
+    ap.add_argument('--out', default=str(REPO / 'outputs' / 'benchmarks' / 'gpu.md'))
+    a = ap.parse_args()
+    import torch
+    from saat_nb.core import machine_info
+    t0, rows = time.time(), []
+    for arm in ARMS:
+        rows.append(run_arm(arm, a.steps, a.warm, a.bs)); print({k: v for k, v in rows[-1].items() if k != 'losses'}, flush=True)
+    base = rows[0]['s_per_step']
+    cmd = f"python tools/gpu_check.py --steps {a.steps} --warm {a.warm}" + (f" --bs {a.bs}" if a.bs else '')
+    lines = ['# Paper preset on a GPU: AMP + channels_last training steps', '',
+             f"{time.strftime('%Y-%m-%d')} · `{cmd}` · {time.time() - t0:.0f} s in all · machine: {machine_info()}", '',
+             f"Precision plan: {rows[0]['amp']}. Fixed synthetic batch on the device; median of {a.steps} timed steps after {a.warm} warm-up.", '',
+             '| arm | device | batch | s/step | steps/s | × baseline | peak GPU memory (MB) | all finite |', '|---|---|---|---|---|---|---|---|']
+    for r in rows:
+        mem = f"{r['peak_gpu_mb']:.0f}" if r['peak_gpu_mb'] is not None else '-'
+        lines.append(f"| {r['arm']} | {r['device']} | {r['bs']} | {r['s_per_step']:.4f} | {r['steps_per_s']:.2f} | {r['s_per_step'] / base:.2f} | {mem} | {r['finite']} |")
+    out = Path(a.out); out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text('\n'.join(lines) + '\n')
+    out.with_suffix('.json').write_text(json.dumps({'command': cmd, 'machine': machine_info(), 'rows': rows,
+                                                    'ratios': {f"{r['arm']} x baseline": r['s_per_step'] / base for r in rows}}, indent=1) + '\n')
+    print('\n'.join(lines))
+    if not all(r['finite'] for r in rows): sys.exit('non-finite values: see the table')
+
+
+if __name__ == '__main__':
+    main()

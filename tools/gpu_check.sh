@@ -7,7 +7,7 @@
 # then, through the device tool:   run(command="bash tools/gpu_check.sh", carry=[".whl"], timeout_s=540)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-WHEELS="fastai==2.8.12 fastcore fastprogress fasttransform fastdownload plum-dispatch beartype"
+WHEELS="fastai==2.8.12 fastcore==2.2.41 fastprogress==1.1.6 fasttransform==0.0.5 fastdownload==0.0.8 plum-dispatch==2.9.0 beartype==0.23.1"   # the versions tools/install.sh pins here
 if [ "${1:-}" = "--wheels" ]; then
   mkdir -p .whl
   for w in $WHEELS; do

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
 from .data import find_faces, LandmarkDataset, _cap, SPLITS, check_splits, DatasetError
-from .train import run_name, run_state, RunBroken, train_run, EVAL_SPLITS
+from .train import run_name, run_state, RunBroken, train_run, EVAL_SPLITS, MACHINERY
 from .predict import export_detector
 
 # %% auto #0
@@ -444,7 +444,7 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     pair = {n: root / n for n in (run_folder_name('baseline', s0), run_folder_name('saat', s0))}
     missing = [n for n in pair if n not in runs]
     if missing: raise FileNotFoundError(f"figures: runs {missing} under {root} are not trained; run the stages baseline and saat first")
-    h = stage_hash(preset=p.to_dict(), s0=s0, runs={n: [d / f for f in ('metrics.json', 'log.csv', 'eval.csv', 'results_valid.npz', 'results_test.npz')]
+    h = stage_hash(preset={k: v for k, v in p.to_dict().items() if k not in MACHINERY}, s0=s0, runs={n: [d / f for f in ('metrics.json', 'log.csv', 'eval.csv', 'results_valid.npz', 'results_test.npz')]
                                                    for n, d in runs.items()})
     fig_dir = root / 'figures'
     if marker_done(root, 'figures', h): _log("figures: skipped: done"); return sorted(fig_dir.glob('*.png'))
@@ -552,7 +552,9 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '') -> dict:
     used = [d for d in [*b.values(), *a.values()] + [root / r['run'] for r in abl] if (d / 'run.json').is_file()]
     date, machine = _runs_info(used)
     rel = os.path.relpath(root) if Path(root).resolve().is_relative_to(Path.cwd().resolve()) else str(root)
-    return {'command': command, 'date': date, 'machine': machine, 'preset': p.to_dict(), 'root': rel,
+    try: preset = json.loads((a[seeds[0]] / 'run.json').read_text())['config']['preset']   # what the runs were trained with
+    except (OSError, KeyError, ValueError): preset = p.to_dict()
+    return {'command': command, 'date': date, 'machine': machine, 'preset': preset, 'root': rel,
             'seeds': list(seeds), 'spread': 'max - min over seeds', 'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
             'main': main, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(main), 'ablation_verdict': ablation_verdict(abl, main)}
 
@@ -699,8 +701,8 @@ def main(argv=None) -> int:
     ap.add_argument('--no-verify', action='store_true', help='do not re-evaluate finished runs against their committed results')
     ap.add_argument('--nbs', default=None, help="the notebooks folder (default: the repository's nbs/)")
     ap.add_argument('--kernel', default='saat_nb', help='Jupyter kernel for papermill (tools/install.sh installs saat_nb)')
-    ap.add_argument('--jobs', type=int, default=2, help='training runs at a time, each with cores/jobs threads (default: 2, '
-                    'so a baseline and a SAAT run train side by side)')
+    ap.add_argument('--jobs', type=int, default=1, help='training runs at a time, each with cores/jobs threads (default: 1, '
+                    'one run on all cores: faster than two 1-thread runs side by side in outputs/benchmarks/threads.md)')
     a = ap.parse_args(argv)
     cmd = 'saat-reproduce ' + ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
     try: reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain, not a.no_verify)

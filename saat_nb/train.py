@@ -28,12 +28,12 @@ from .evaluate import nme, evaluate_model, save_results
 from .predict import read_checkpoint, CKPT_FORMAT
 
 # %% auto #0
-__all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'step_items', 'PassView', 'StepDL',
-           'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config',
-           'frozen', 'unwrap', 'allreduce_grads', 'SAATCallback', 'Autocast', 'make_learner', 'saat_parts', 'rng_state',
-           'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog',
-           'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps', 'run_name',
-           'train_run', 'read_log', 'plot_log', 'main']
+__all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'MACHINERY', 'step_items', 'PassView',
+           'StepDL', 'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay',
+           'ablation_config', 'frozen', 'unwrap', 'allreduce_grads', 'SAATCallback', 'Autocast', 'make_learner',
+           'saat_parts', 'rng_state', 'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint',
+           'restore_checkpoint', 'RunLog', 'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights',
+           'run_state', 'fit_steps', 'run_name', 'train_run', 'read_log', 'plot_log', 'main']
 
 # %% ../nbs/06_train.ipynb #135f4d0e
 def step_items(n_items: int, bs: int, seed: int, start: int, n_steps: int) -> list:
@@ -575,9 +575,15 @@ def _read_json(path: Path):
     try: return json.loads(path.read_text())
     except Exception as e: raise ValueError(f"{path}: unreadable run.json ({type(e).__name__}: {e})") from None
 
-def _config_diff(old: dict | None, new: dict) -> list:
-    "Keys in which two run configs differ; where the data lies (`data`) is not part of a run's identity."
-    old = old or {}
+MACHINERY = ('amp', 'channels_last', 'num_workers')   # preset fields that change how a run computes, not what it is
+
+def _config_diff(old: dict | None, new: dict, machinery: bool = True) -> list:
+    """Keys in which two run configs differ; where the data lies (`data`) is not part of a run's identity, nor, with
+    `machinery=False` (a finished run that only needs evaluating), how it computed (`MACHINERY`)."""
+    old, new = dict(old or {}), dict(new)
+    if not machinery:
+        for c in (old, new):
+            if isinstance(c.get('preset'), dict): c['preset'] = {k: v for k, v in c['preset'].items() if k not in MACHINERY}
     return sorted(k for k in set(new) | set(old) if k != 'data' and old.get(k) != new.get(k))
 
 def _evaluate_splits(model, out: Path, p: Preset, root: Path, seed: int, splits, meta: dict, progress: bool = True):
@@ -607,7 +613,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         st, rj = run_state(out), out / 'run.json'
         if st.state == 'broken': raise RunBroken(f"{out}: {st.why}")
         if st.state != 'new':
-            diff = _config_diff(_read_json(rj).get('config'), cfg)
+            diff = _config_diff(_read_json(rj).get('config'), cfg, machinery=st.state == 'training')
             if diff: raise FileExistsError(f"{out} holds a run with another config (differs in {diff}); choose another out folder")
         if st.state == 'done': print(f"train_run: {out} is done ({st.why}), skipping"); return out
         meta = {'run': out.name, 'saat': bool(saat), 'seed': int(seed)}

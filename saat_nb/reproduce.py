@@ -337,8 +337,11 @@ def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, ca
     diffs, rewritten = {}, []
     for split in splits:
         old = load_results(d, split)
-        new = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False, bs=p.bs,
-                             meta={**old.meta, 'threads': torch.get_num_threads()})
+        prev, want = torch.get_num_threads(), old.meta.get('threads')
+        if want: torch.set_num_threads(int(want))   # the thread count the committed result was made with: comparable bit for bit
+        try: new = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False, bs=p.bs,
+                                  meta={**old.meta, 'threads': torch.get_num_threads()})
+        finally: torch.set_num_threads(prev)
         same = list(old.names) == list(new.names) and abs(100 * (new.nme.mean() - old.nme.mean())) <= NME_TOLERANCE
         diffs[split] = (100 * old.nme.mean(), 100 * float(np.max(np.abs(new.nme - old.nme))) if len(old.names) == len(new.names) else math.inf)
         if not same: save_results(d, new); rewritten.append(split); _wrote(d / f'results_{split}.npz', d / 'metrics.json')

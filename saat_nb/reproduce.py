@@ -5,7 +5,7 @@
 
 # %% ../nbs/10_reproduce.ipynb #83204f57
 from __future__ import annotations
-import argparse, hashlib, json, math, os, re, shlex, sys, threading, time, csv
+import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time, csv
 from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
@@ -98,21 +98,16 @@ def notebooks_dir(nbs=None) -> Path:
         raise FileNotFoundError(f"saat-reproduce needs the notebooks: {d / TRAIN_NB} not found (run from a clone of the repository, or pass --nbs)")
     return d
 
-class _IPCKernelManager:
-    "Made on first use: a jupyter_client `KernelManager` on local IPC sockets instead of TCP."
-    cls = None
-    @classmethod
-    def get(cls):
-        if cls.cls is None:
-            from jupyter_client.manager import KernelManager
-            class IPCKernelManager(KernelManager):
-                "Kernels on local IPC sockets: no TCP port, so no 'running over TCP without encryption' warning."
-                def __init__(self, **kw): super().__init__(**{'transport': 'ipc', **kw})
-                def _ip_default(self):   # an absolute socket path beside the connection file: the kernel runs in another cwd
-                    import tempfile
-                    return os.path.join(tempfile.gettempdir(), f"saat_nb-kernel-{os.getpid()}-{id(self)}-ipc")
-            cls.cls = IPCKernelManager
-        return cls.cls
+@functools.cache
+def _ipc_kernel_manager():
+    "A jupyter_client `KernelManager` class on local IPC sockets: no TCP port, so no 'running over TCP without encryption' warning."
+    from jupyter_client.manager import KernelManager
+    class IPCKernelManager(KernelManager):
+        def __init__(self, **kw): super().__init__(**{'transport': 'ipc', **kw})
+        def _ip_default(self):   # an absolute socket path: the kernel runs in another cwd
+            import tempfile
+            return os.path.join(tempfile.gettempdir(), f"saat_nb-kernel-{os.getpid()}-{id(self)}-ipc")
+    return IPCKernelManager
 
 def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
     "Run notebook `nb` with papermill parameters `params`, saving the executed copy to `out_nb`."
@@ -121,7 +116,7 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
     out_nb.parent.mkdir(parents=True, exist_ok=True)
     pm.execute_notebook(str(nb), str(out_nb), parameters=params, kernel_name=kernel, language='python',
                         cwd=str(nb.parent), progress_bar=False, log_output=False,
-                        kernel_manager_class=_IPCKernelManager.get())
+                        kernel_manager_class=_ipc_kernel_manager())
     return out_nb
 
 def _train_kwargs(params: dict) -> dict:

@@ -48,45 +48,57 @@ def components(p, reps: int) -> dict:
     return out
 
 
+def fixed_batch(p):
+    "A dataset of `p.bs` synthetic faces (random pixels, heatmaps of random landmarks), the same every step."
+    import torch
+    from saat_nb.data import render_heatmaps
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(p.bs, 3, p.size, p.size, generator=g)
+    pts = (0.25 + 0.5 * torch.rand(p.bs, 68, 2, generator=g)) * p.size
+    hm = torch.stack([torch.from_numpy(render_heatmaps(q.numpy(), p.size, p.sigma)) for q in pts])
+
+    class FixedBatch(torch.utils.data.Dataset):
+        def set_epoch(self, e): pass
+        def __len__(self): return p.bs
+        def __getitem__(self, i): return x[i], hm[i], pts[i]
+    return FixedBatch()
+
+
+def step_timer(cuda: bool = False):
+    "A callback timing each training step (`.times`, s; CUDA-synchronised when `cuda`) and keeping its loss (`.losses`)."
+    import torch
+    from fastai.callback.core import Callback
+
+    class StepTimer(Callback):
+        order = -100
+        def __init__(self): self.times, self.losses = [], []
+        def _sync(self):
+            if cuda: torch.cuda.synchronize()
+        def before_batch(self):
+            if self.training: self._sync(); self.t0 = time.perf_counter()
+        def after_batch(self):
+            if self.training: self._sync(); self.times.append(time.perf_counter() - self.t0); self.losses.append(float(self.learn.loss))
+    return StepTimer()
+
+
 def worker(size: str, arm: str, prec: str, threads: int) -> dict:
     "One configuration, in this process: seconds per step (median of the timed steps) and peak RSS."
     import torch
     torch.set_num_threads(threads)
-    from fastai.callback.core import Callback
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
     from saat_nb.core import get_preset
-    from saat_nb.data import render_heatmaps
     from saat_nb.train import make_learner, fit_steps
 
     name, over, warm, reps, _ = SIZES[size]
     p = get_preset(name, **{**over, **PRECISIONS[prec]}, steps=warm + reps, eval_every=warm + reps)
     if arm == 'components': return {'size': size, 'arm': arm, 'prec': prec, 'parts': components(p, max(1, reps // 2))}
 
-    class FixedBatch(torch.utils.data.Dataset):
-        "`bs` synthetic faces, the same every step."
-        def __init__(self):
-            g = torch.Generator().manual_seed(0)
-            self.x = torch.rand(p.bs, 3, p.size, p.size, generator=g)
-            self.pts = (0.25 + 0.5 * torch.rand(p.bs, 68, 2, generator=g)) * p.size
-            self.hm = torch.stack([torch.from_numpy(render_heatmaps(q.numpy(), p.size, p.sigma)) for q in self.pts])
-        def set_epoch(self, e): pass
-        def __len__(self): return p.bs
-        def __getitem__(self, i): return self.x[i], self.hm[i], self.pts[i]
-
-    class StepTimer(Callback):
-        order = -100
-        def __init__(self): self.times = []
-        def before_batch(self):
-            if self.training: self.t0 = time.perf_counter()
-        def after_batch(self):
-            if self.training: self.times.append(time.perf_counter() - self.t0)
-
-    ds = FixedBatch()
+    ds = fixed_batch(p)
     dls = DataLoaders(DataLoader(ds, bs=p.bs, drop_last=True), DataLoader(ds, bs=p.bs), device='cpu')
     learn = make_learner(dls, p, seed=0, **ARMS[arm])
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
-    timer = StepTimer()
+    timer = step_timer()
     with learn.no_logging(): fit_steps(learn, cbs=[timer])
     return {'size': size, 'arm': arm, 'prec': prec, 'amp': learn.amp.why, 's_per_step': statistics.median(timer.times[warm:]),
             'steps_timed': reps, 'maxrss_mb': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,

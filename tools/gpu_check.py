@@ -14,50 +14,32 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / 'tools'))
+from bench_train_step import fixed_batch, step_timer   # the same synthetic batch and step timer as the CPU benchmark
 ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order='paper'), 'SAAT, shared order': dict(saat=True, order='shared')}
 
 
 def run_arm(arm: str, steps: int, warm: int, bs: int | None) -> dict:
     import torch
-    from fastai.callback.core import Callback
     from fastai.data.core import DataLoaders
     from fastai.data.load import DataLoader
     from saat_nb.core import get_preset, default_device
-    from saat_nb.data import render_heatmaps
     from saat_nb.train import make_learner, fit_steps
     dev = default_device()
     p = get_preset('paper', steps=warm + steps, eval_every=warm + steps, num_workers=0, **({'bs': bs} if bs else {}))
-    g = torch.Generator().manual_seed(0)
-    x = torch.rand(p.bs, 3, p.size, p.size, generator=g); pts = (0.25 + 0.5 * torch.rand(p.bs, 68, 2, generator=g)) * p.size
-    hm = torch.stack([torch.from_numpy(render_heatmaps(q.numpy(), p.size, p.sigma)) for q in pts])
-
-    class Fixed(torch.utils.data.Dataset):
-        def set_epoch(self, e): pass
-        def __len__(self): return p.bs
-        def __getitem__(self, i): return x[i], hm[i], pts[i]
-
-    class Timer(Callback):
-        order = -100
-        def __init__(self): self.t, self.losses = [], []
-        def _sync(self):
-            if dev.type == 'cuda': torch.cuda.synchronize()
-        def before_batch(self):
-            if self.training: self._sync(); self.t0 = time.perf_counter()
-        def after_batch(self):
-            if self.training: self._sync(); self.t.append(time.perf_counter() - self.t0); self.losses.append(float(self.learn.loss))
-
-    dls = DataLoaders(DataLoader(Fixed(), bs=p.bs, drop_last=True), DataLoader(Fixed(), bs=p.bs), device=dev)
+    ds = fixed_batch(p)
+    dls = DataLoaders(DataLoader(ds, bs=p.bs, drop_last=True), DataLoader(ds, bs=p.bs), device=dev)
     learn = make_learner(dls, p, seed=0, **ARMS[arm])
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
-    tm = Timer()
+    tm = step_timer(cuda=dev.type == 'cuda')
     with learn.no_logging(): fit_steps(learn, cbs=[tm])
     nets = [learn.model] + ([learn.saat.attacker, learn.saat.discriminator] if ARMS[arm]['saat'] else [])
     finite = all(math.isfinite(v) for v in tm.losses) and all(torch.isfinite(t).all() for m in nets for t in m.state_dict().values() if t.is_floating_point())
     stats = getattr(getattr(learn, 'saat', None), 'stats', {})
-    s = sorted(tm.t[warm:])[len(tm.t[warm:]) // 2]
+    s = sorted(tm.times[warm:])[len(tm.times[warm:]) // 2]
     return {'arm': arm, 'device': torch.cuda.get_device_name(0) if dev.type == 'cuda' else 'cpu', 'amp': learn.amp.why,
-            'bs': p.bs, 'size': p.size, 'width': p.width, 's_per_step': s, 'steps_per_s': 1 / s, 'timed_steps': len(tm.t[warm:]),
+            'bs': p.bs, 'size': p.size, 'width': p.width, 's_per_step': s, 'steps_per_s': 1 / s, 'timed_steps': len(tm.times[warm:]),
             'peak_gpu_mb': torch.cuda.max_memory_allocated() / 2**20 if dev.type == 'cuda' else None, 'finite': bool(finite),
             'skipped': stats.get('skipped'), 'losses': tm.losses}
 

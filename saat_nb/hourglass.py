@@ -11,8 +11,9 @@ import torch.nn.functional as F
 from .data import FLIP_PERM
 
 # %% auto #0
-__all__ = ['DECODERS', 'conv_bn_relu', 'Bottleneck', 'Hourglass', 'auto_depth', 'HourglassNet', 'fold_batchnorm', 'count_params',
-           'count_flops', 'decode_heatmaps', 'flip_heatmaps', 'predict_landmarks']
+__all__ = ['DECODERS', 'conv_bn_relu', 'Bottleneck', 'Hourglass', 'auto_depth', 'HourglassNet', 'fold_batchnorm',
+           'PixelUpsampler', 'InferenceHourglass', 'inference_copy', 'count_params', 'count_flops', 'decode_heatmaps',
+           'flip_heatmaps', 'predict_landmarks']
 
 # %% ../nbs/02_hourglass.ipynb #d9758329
 def conv_bn_relu(cin: int, cout: int, k: int = 1, stride: int = 1) -> nn.Sequential:
@@ -102,6 +103,49 @@ def fold_batchnorm(model: nn.Module) -> nn.Module:
             if isinstance(conv, (nn.Conv2d, nn.ConvTranspose2d)) and isinstance(bn, nn.BatchNorm2d):
                 seq[i] = fuse_conv_bn_eval(conv, bn, transpose=isinstance(conv, nn.ConvTranspose2d)); seq[i + 1] = nn.Identity()
     return m
+
+# %% ../nbs/02_hourglass.ipynb #cd3f210e
+class PixelUpsampler(nn.Module):
+    "A folded ×4 heatmap upsampler as 4 matrix products on the `(B·h·w·16, K)` pixel list: `(B,K,h,w) -> (B,K,4h,4w)`."
+    def __init__(self, ups: nn.Sequential):
+        super().__init__()
+        try: t1, t2, c3, c4 = ups[0][0], ups[1][0], ups[2][0], ups[3]
+        except (TypeError, IndexError) as e: raise ValueError(f"PixelUpsampler needs an upsampler of HourglassNet._upsampler, got {type(ups).__name__}") from e
+        if not (isinstance(t1, nn.ConvTranspose2d) and isinstance(t2, nn.ConvTranspose2d) and t1.bias is not None
+                and not any(isinstance(m, nn.BatchNorm2d) for m in ups.modules())):
+            raise ValueError("PixelUpsampler needs a BatchNorm-folded upsampler: run fold_batchnorm first")
+        def as_linear(t):  # ConvTranspose2d weight (K_in, K_out, 2, 2) -> (4·K_out, K_in), rows ordered (a, c, k_out)
+            return t.weight.permute(2, 3, 1, 0).reshape(-1, t.weight.shape[0]), t.bias.repeat(4)
+        (w1, b1), (w2, b2) = as_linear(t1), as_linear(t2)
+        w3, b3, w4, b4 = c3.weight[:, :, 0, 0], c3.bias, c4.weight[:, :, 0, 0], c4.bias
+        for n, v in dict(w1=w1, b1=b1, w2=w2, b2=b2, w3=w3, b3=b3, w4=w4, b4=b4).items():
+            self.register_buffer(n, v.detach().clone().contiguous())
+
+    def forward(self, h: torch.Tensor) -> torch.Tensor:
+        B, K, H, W = h.shape
+        p = h.permute(0, 2, 3, 1).reshape(-1, K)                                   # rows (b,i,j); a view when h is channels-last
+        p = F.relu(F.linear(p, self.w1, self.b1), inplace=True).view(-1, K)       # rows (b,i,j,a,c)
+        p = F.relu(F.linear(p, self.w2, self.b2), inplace=True).view(-1, K)       # rows (b,i,j,a,c,a2,c2)
+        p = F.linear(F.relu(F.linear(p, self.w3, self.b3), inplace=True), self.w4, self.b4)
+        y = p.view(B, H, W, 2, 2, 2, 2, K).permute(0, 1, 3, 5, 2, 4, 6, 7)        # -> (b, i,a,a2, j,c,c2, k): row 4i+2a+a2
+        return y.reshape(B, 4 * H, 4 * W, K).permute(0, 3, 1, 2)                   # (B,K,4H,4W), channels-last memory
+
+class InferenceHourglass(nn.Module):
+    "What `inference_copy` returns: `(B,3,H,W)` float images -> the wrapped net's list of heatmaps, in `dtype`."
+    def __init__(self, net: nn.Module, dtype: torch.dtype):
+        super().__init__()
+        self.net, self.dtype = net, dtype
+        for k in ('stacks', 'width', 'size', 'n_points', 'depth'): setattr(self, k, getattr(net, k, None))
+    @property
+    def arch(self) -> dict: return self.net.arch
+    def forward(self, x: torch.Tensor) -> list:
+        return self.net(x.to(self.dtype, memory_format=torch.channels_last))
+
+def inference_copy(model: nn.Module, dtype: torch.dtype = torch.float32) -> InferenceHourglass:
+    "An eval-mode copy for inference: BatchNorm folded, `PixelUpsampler`s, channels-last, weights in `dtype` (fp32: the same heatmaps up to rounding)."
+    m = fold_batchnorm(model)
+    if isinstance(m, HourglassNet): m.ups = nn.ModuleList(PixelUpsampler(u) for u in m.ups)
+    return InferenceHourglass(m.to(memory_format=torch.channels_last).to(dtype), dtype).eval().requires_grad_(False)
 
 # %% ../nbs/02_hourglass.ipynb #62ed801e
 def count_params(net: nn.Module) -> int:

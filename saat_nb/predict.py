@@ -4,14 +4,14 @@
 
 # %% ../nbs/08_predict.ipynb #a52947c6
 from __future__ import annotations
-import argparse, json, math, os, re, sys
+import argparse, contextlib, json, math, os, re, sys
 from pathlib import Path
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 from .data import crop_matrix, warp_image, apply_matrix
 from .core import save_atomic, device_amp, AmpPlan
-from .hourglass import HourglassNet, predict_landmarks, fold_batchnorm
+from .hourglass import HourglassNet, predict_landmarks, inference_copy
 
 # %% auto #0
 __all__ = ['BOX_LIMIT', 'BOX_REL', 'CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'NO_BOX', 'HELP_EPILOG', 'read_image_file',
@@ -149,10 +149,12 @@ class Predictor:
         self.device = torch.device(device) if device is not None else next(model.parameters()).device
         self.method, self.size = method, model.size
         model = model.to(self.device).eval()
-        # fast: BatchNorm folded into the convs and NHWC weights (the same points as fp32);
-        # amp: bf16 autocast where the device has bf16 units (faster; a few argmax points move, see the notebook)
-        self.model = fold_batchnorm(model).to(memory_format=torch.channels_last) if fast else model
+        # amp: bf16 where the device has bf16 units (faster; some argmax points move, see the notebook), else fp32
         self.amp = device_amp(self.device) if amp else AmpPlan(self.device.type, None, 'fp32')
+        # fast: hourglass.inference_copy (BatchNorm folded, upsampler as matmuls, NHWC) in the plan's dtype; in fp32
+        # the same points as the model. Not fast: the model as trained, under the plan's autocast.
+        self.fast = fast
+        self.model = inference_copy(model, self.amp.dtype or torch.float32) if fast else model
 
     @classmethod
     def from_checkpoint(cls, path, device=None, method: str = 'argmax', fast: bool = True, amp: bool = False) -> 'Predictor':
@@ -173,7 +175,7 @@ class Predictor:
         if len(boxes) != len(images): raise ValueError(f"{len(images)} images but {len(boxes)} boxes")
         if not images: return np.zeros((0, self.model.n_points, 2), np.float32)
         xs, As = zip(*(self._prepare(im, b) for im, b in zip(images, boxes)))
-        with torch.no_grad(), self.amp.autocast():
+        with torch.no_grad(), (contextlib.nullcontext() if self.fast else self.amp.autocast()):
             q = predict_landmarks(self.model, torch.stack(xs).to(self.device), flip=flip, method=self.method).cpu().numpy()
         return np.stack([apply_matrix(np.linalg.inv(A), qi) for A, qi in zip(As, q)])
 

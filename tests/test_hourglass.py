@@ -113,3 +113,39 @@ def test_flip_averaging_is_mirror_consistent():
     q = pm[torch.as_tensor(FLIP_PERM)].clone(); q[:, 0] = 63 - q[:, 0]
     assert (q - p).abs().max() <= 0.5 + 1e-6
     assert not torch.equal(predict_landmarks(net, x), predict_landmarks(net, x.flip(-1)))
+
+
+def _trained_like(net):
+    "Non-trivial BatchNorm statistics and affine terms, as after training."
+    for b in net.modules():
+        if isinstance(b, torch.nn.BatchNorm2d):
+            b.running_mean.uniform_(-.5, .5); b.running_var.uniform_(.5, 2); b.weight.data.uniform_(.5, 1.5); b.bias.data.uniform_(-.2, .2)
+    return net.eval()
+
+
+@pytest.mark.parametrize('stacks', [1, 2])
+def test_inference_copy_same_heatmaps_in_fp32(stacks):
+    from saat_nb.hourglass import inference_copy, fold_batchnorm
+    torch.manual_seed(0)
+    net = _trained_like(HourglassNet(stacks, 16, 64))
+    x = torch.rand(3, 3, 64, 64)
+    fast, b16 = inference_copy(net), inference_copy(net, torch.bfloat16)
+    with torch.no_grad():
+        ref, got, half = net(x), fast(x), b16(x)
+    assert len(got) == stacks and all(g.shape == (3, 68, 64, 64) and g.dtype == torch.float32 for g in got)
+    for r, g in zip(ref, got): assert torch.allclose(g, r, atol=1e-5, rtol=1e-4)
+    assert half[-1].dtype == torch.bfloat16 and not torch.equal(half[-1].float(), ref[-1])
+    assert (half[-1].float() - ref[-1]).abs().max() < 0.1 * ref[-1].abs().max()
+    # an untrained net's heatmaps are nearly flat, so rounding can flip an argmax here; real faces: tests/test_predict.py
+    assert (predict_landmarks(fast, x) == predict_landmarks(net, x)).all(-1).float().mean() > 0.9
+    assert fast.size == 64 and fast.arch == net.arch and any(isinstance(m, torch.nn.BatchNorm2d) for m in net.modules())
+
+
+def test_pixel_upsampler_equals_transposed_convs():
+    from saat_nb.hourglass import PixelUpsampler, fold_batchnorm
+    torch.manual_seed(1)
+    ups = fold_batchnorm(_trained_like(HourglassNet(1, 16, 64))).ups[0]
+    h = torch.randn(2, 68, 3, 5)                                                    # not square: rows and columns kept apart
+    with torch.no_grad(): a, b = ups(h), PixelUpsampler(ups)(h)
+    assert b.shape == (2, 68, 12, 20) and torch.allclose(a, b, atol=1e-5)
+    with pytest.raises(ValueError, match='fold_batchnorm'): PixelUpsampler(HourglassNet(1, 16, 64).ups[0])

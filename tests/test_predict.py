@@ -239,18 +239,29 @@ def test_export_detector_temp_files(tiny, tmp_path):
 
 
 def test_fast_path_points_match_fp32_on_real_faces(data_dir):
-    "BatchNorm folded + channels-last (the default) gives fp32's points within 0.5 px on real AFW faces; bf16 (amp=True) keeps the NME."
-    import torch
-    from saat_nb.data import find_faces, face_box, read_pts
+    """On 40 real AFW faces and the committed cpu-preset SAAT detector, per point, in pixels of the 64-px crop:
+    the default (`inference_copy` in fp32) is within 0.5 px of the model in fp32 at *every* point (the max);
+    bf16 (amp=True) is not: bounded only in bulk (>= 90% of the points within 0.5 px) and by its NME (within 0.3)."""
+    from saat_nb.data import find_faces, face_box, read_pts, apply_matrix
     from saat_nb.evaluate import nme
-    from saat_nb.predict import Predictor, read_image
-    det = Path(__file__).resolve().parent.parent / 'outputs' / 'cpu' / 'saat_s0' / 'detector.pth'
+    det = REPO / 'outputs' / 'cpu' / 'saat_s0' / 'detector.pth'
     faces = find_faces(data_dir, 'afw')[:40]
     ims, boxes = [read_image(f.image) for f in faces], [face_box(read_pts(f.pts)) for f in faces]
-    ref = Predictor.from_checkpoint(det, fast=False).landmarks_batch(ims, boxes)
-    fast = Predictor.from_checkpoint(det).landmarks_batch(ims, boxes)
-    assert np.linalg.norm(fast - ref, axis=-1).max() <= 0.5
+    ref_p = Predictor.from_checkpoint(det, fast=False)
+    assert ref_p.amp.dtype is None
+    As = [ref_p._prepare(im, b)[1] for im, b in zip(ims, boxes)]
+    def crop_px(p): return np.stack([apply_matrix(A, q) for A, q in zip(As, p.landmarks_batch(ims, boxes))])
+    ref = crop_px(ref_p)
+    fast = Predictor.from_checkpoint(det)
+    assert fast.fast and type(fast.model).__name__ == 'InferenceHourglass'
+    d = np.linalg.norm(crop_px(fast) - ref, axis=-1)
+    assert d.max() <= 0.5, d.max()
+    amp = Predictor.from_checkpoint(det, amp=True)
+    if amp.amp.dtype is None: pytest.skip(amp.amp.why)
+    got = amp.landmarks_batch(ims, boxes)
+    d16 = np.linalg.norm(np.stack([apply_matrix(A, q) for A, q in zip(As, got)]) - ref, axis=-1)
+    assert 0.9 <= (d16 <= 0.5).mean() < 1, (d16 <= 0.5).mean()        # < 1: bf16 does move points (the bound is not the max)
     gt = torch.tensor(np.stack([read_pts(f.pts) for f in faces]))
-    b = Predictor.from_checkpoint(det, amp=True).landmarks_batch(ims, boxes)
-    e_ref, e_b = (100 * float(nme(torch.tensor(q), gt).mean()) for q in (ref, b))
+    e_ref = 100 * float(nme(torch.tensor(np.stack([apply_matrix(np.linalg.inv(A), q) for A, q in zip(As, ref)])), gt).mean())
+    e_b = 100 * float(nme(torch.tensor(got), gt).mean())
     assert abs(e_b - e_ref) < 0.3, (e_ref, e_b)

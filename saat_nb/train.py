@@ -28,12 +28,13 @@ from .evaluate import nme, evaluate_model, save_results
 from .predict import read_checkpoint, CKPT_FORMAT
 
 # %% auto #0
-__all__ = ['ABLATION_DEFAULTS', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'MACHINERY', 'step_items', 'PassView',
-           'StepDL', 'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay',
-           'ablation_config', 'frozen', 'unwrap', 'allreduce_grads', 'SAATCallback', 'Autocast', 'make_learner',
-           'saat_parts', 'rng_state', 'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint',
-           'restore_checkpoint', 'RunLog', 'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights',
-           'run_state', 'fit_steps', 'run_name', 'train_run', 'read_log', 'plot_log', 'main']
+__all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'MACHINERY',
+           'step_items', 'PassView', 'StepDL', 'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed',
+           'StepSchedule', 'LRDecay', 'ablation_config', 'kept_buffers', 'still_bn_stats', 'frozen', 'unwrap',
+           'allreduce_grads', 'AdvBatch', 'SAATCallback', 'Autocast', 'make_learner', 'saat_parts', 'rng_state',
+           'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog',
+           'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps', 'run_name',
+           'train_run', 'read_log', 'plot_log', 'main']
 
 # %% ../nbs/06_train.ipynb #135f4d0e
 def step_items(n_items: int, bs: int, seed: int, start: int, n_steps: int) -> list:
@@ -82,15 +83,9 @@ def step_dataloader(dl, seed: int = 0) -> StepDL:
 
 # %% ../nbs/06_train.ipynb #4eea92ec
 class DetectorLoss:
-    "L (eq. 1, summed over stacks) + L̃ (eq. 8) when `adv` is given: list of (B,68,H,W), (B,68,H,W) -> scalar."
-    def __init__(self, fg_weight: float = 0.): self.fg_weight, self.parts = fg_weight, {}
-    def __call__(self, preds, hm, pts=None, adv=None):
-        L = heatmap_mse(preds, hm, self.fg_weight)
-        self.parts = {'L': float(L.detach()), 'L_adv': float('nan')}
-        if adv is None: return L
-        L_adv = adaptive_loss(adv['preds'], hm, adv['beta'], self.fg_weight)
-        self.parts['L_adv'] = float(L_adv.detach())
-        return L + L_adv
+    "L (eq. 1, summed over stacks), in fp32 also for bf16 predictions: list of (B,68,H,W), (B,68,H,W) -> scalar."
+    def __init__(self, fg_weight: float = 0.): self.fg_weight = fg_weight
+    def __call__(self, preds, hm, pts=None): return heatmap_mse(preds, hm, self.fg_weight)
 
 class NMEMetric(Metric):
     "Mean inter-ocular NME (%) of the decoded last stack over the validation set."
@@ -144,7 +139,9 @@ class LRDecay(Callback):
         self.learn.lr_now = self.lr0 * f
 
 # %% ../nbs/06_train.ipynb #d92b2f90
-ABLATION_DEFAULTS = dict(beta=None, lam=None, use_s=True, use_lr=True, use_d=True)
+ABLATION_DEFAULTS = dict(beta=None, lam=None, use_s=True, use_lr=True, use_d=True, adv_bn='update')
+ABLATION_ADDED = dict(adv_bn='update')   # switches added after runs were committed, with the value those runs had
+ADV_BN = ('update', 'keep')
 
 def ablation_config(preset: Preset, **ablation) -> dict:
     "The ablation switches with defaults filled in (`lam` = preset.lam); raises on unknown or bad values."
@@ -155,21 +152,45 @@ def ablation_config(preset: Preset, **ablation) -> dict:
     if ab['beta'] is not None and not 0 <= float(ab['beta']) <= 1:
         raise ValueError(f"ablation beta must be None (adaptive) or a float in [0, 1], got {ab['beta']!r}")
     if float(ab['lam']) < 0: raise ValueError(f"ablation lam must be >= 0, got {ab['lam']!r}")
-    return {k: bool(v) if k.startswith('use_') else (None if v is None else float(v)) for k, v in ab.items()}
+    if ab['adv_bn'] not in ADV_BN: raise ValueError(f"ablation adv_bn must be one of {ADV_BN}, got {ab['adv_bn']!r}")
+    conv = lambda k, v: bool(v) if k.startswith('use_') else v if k == 'adv_bn' else (None if v is None else float(v))
+    return {k: conv(k, v) for k, v in ab.items()}
+
+@contextmanager
+def kept_buffers(*modules):
+    "`modules`' buffers (BatchNorm running statistics) put back afterwards, whatever ran inside (backward included)."
+    mods = [m for m in modules if m is not None]
+    bufs = [[b.detach().clone() for b in m.buffers()] for m in mods]
+    try: yield
+    finally:
+        with torch.no_grad():
+            for m, bs in zip(mods, bufs):
+                for b, s in zip(m.buffers(), bs): b.copy_(s)
+
+@contextmanager
+def still_bn_stats(module):
+    """Forwards inside normalise with their batch's statistics but leave the running ones as they were (momentum 0).
+    Unlike `kept_buffers` it writes nothing afterwards, so a graph made inside can still be backpropagated."""
+    bns = [m for m in module.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm) and m.track_running_stats]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in bns]
+    for m in bns: m.momentum = 0.
+    try: yield
+    finally:
+        for m, (mom, n) in zip(bns, saved):
+            m.momentum = mom
+            with torch.no_grad(): m.num_batches_tracked.copy_(n)   # not saved for backward, so safe to put back
 
 @contextmanager
 def frozen(*modules):
-    "No parameter gradients for `modules` and their BatchNorm buffers left as they were."
+    "No parameter gradients for `modules` (gradients still flow through them to their inputs), BatchNorm buffers kept."
     mods = [m for m in modules if m is not None]
     flags = [[p.requires_grad for p in m.parameters()] for m in mods]
-    bufs = [[b.detach().clone() for b in m.buffers()] for m in mods]
     for m in mods: m.requires_grad_(False)
-    try: yield
+    try:
+        with kept_buffers(*mods): yield
     finally:
-        for m, fl, bs in zip(mods, flags, bufs):
+        for m, fl in zip(mods, flags):
             for p, f in zip(m.parameters(), fl): p.requires_grad_(f)
-            with torch.no_grad():
-                for b, s in zip(m.buffers(), bs): b.copy_(s)
 
 def unwrap(m: nn.Module | None) -> nn.Module | None:
     "The module inside a DistributedDataParallel wrapper (or `m` itself)."
@@ -196,19 +217,40 @@ def _adam(module, lr: float):
     for g in opt.param_groups: g['initial_lr'] = lr
     return opt
 
+@dataclasses.dataclass
+class AdvBatch:
+    """One step's adversarial batch: what the attacker made of the batch and what β and the detector made of that.
+    x (B,3,H,W) clean, hm (B,68,H,W) ground truth, S (B,1,H,W) or None, M (B,1,H,W), z noise; x_adv (B,3,H,W) the
+    example the detector trains on; ssim, beta (B,); leaf: x_adv as the detector's input (needs a gradient in 'shared'
+    order); preds: the detector's stacks on it, (B,68,H,W) each; L_adv: L̃ (eq. 8), a scalar tensor."""
+    x: torch.Tensor
+    hm: torch.Tensor
+    S: torch.Tensor | None
+    M: torch.Tensor
+    z: torch.Tensor
+    x_adv: torch.Tensor | None = None
+    ssim: torch.Tensor | None = None
+    beta: torch.Tensor | None = None
+    leaf: torch.Tensor | None = None
+    preds: list | None = None
+    L_adv: torch.Tensor | None = None
+
 class SAATCallback(Callback):
-    "Attacker and discriminator steps before each detector step, and L̃ (eq. 8) into the Learner's loss."
+    """Attacker and discriminator steps before each detector step, and L̃ (eq. 8) into the Learner's loss.
+    The step's adversarial batch is `self.adv` (an `AdvBatch`, None when there is none this step)."""
     order = 5
     def __init__(self, attacker: nn.Module, discriminator: nn.Module | None, preset: Preset, beta=None,
-                 lam: float = 0.1, use_s: bool = True, use_lr: bool = True, use_d: bool = True, order: str = 'paper'):
+                 lam: float = 0.1, use_s: bool = True, use_lr: bool = True, use_d: bool = True, order: str = 'paper',
+                 adv_bn: str = 'update'):
         if order not in ('paper', 'shared'): raise ValueError(f"SAATCallback order must be 'paper' or 'shared', got {order!r}")
+        if adv_bn not in ADV_BN: raise ValueError(f"SAATCallback adv_bn must be one of {ADV_BN}, got {adv_bn!r}")
         if use_d and discriminator is None: raise ValueError("SAATCallback(use_d=True) needs a discriminator")
         self.attacker, self.discriminator = attacker, discriminator if use_d else None
-        self.p, self.beta, self.lam, self.use_s, self.use_lr, self.use_d, self.update_order = \
-            preset, beta, lam, use_s, use_lr, use_d, order
+        self.p, self.beta, self.lam, self.use_s, self.use_lr, self.use_d, self.update_order, self.adv_bn = \
+            preset, beta, lam, use_s, use_lr, use_d, order, adv_bn
         self.opt_att = _adam(attacker, preset.lr_att)
         self.opt_dis = _adam(discriminator, preset.lr_dis) if self.discriminator is not None else None
-        self.stats = {}
+        self.stats, self.adv = {}, None
 
     def before_fit(self):
         dev = next(self.learn.model.parameters()).device
@@ -221,15 +263,15 @@ class SAATCallback(Callback):
         "The Learner's mixed-precision plan (`core.amp_plan`) for A's, D's and the detector's extra forwards."
         return getattr(self.learn, 'amp', AmpPlan('cpu', None, 'fp32')).autocast()
 
-    def make_adv(self, x, S, z):
+    def make_adv(self, a: AdvBatch):
         "I_adv = clamp(I + A(I,S,z)) (eq. 2): (B,3,H,W) -> (B,3,H,W)."
-        with self._autocast(): return adversarial_example(x, self.attacker(x, S, z).float())
+        with self._autocast(): return adversarial_example(a.x, self.attacker(a.x, a.S, a.z).float())
 
-    def attacker_loss(self, preds_adv, hm, x, x_adv, S, M):
+    def attacker_loss(self, a: AdvBatch, preds_adv, x_adv):
         "L_T (eq. 7) and its parts; D is frozen by the caller."
         with self._autocast():
-            d_fake = self.discriminator(x_adv, S).float() if self.use_d else None
-        L_T, parts = attacker_total_loss(preds_adv, hm, d_fake, x, x_adv, M, lam=self.lam, fg_weight=self.p.fg_weight,
+            d_fake = self.discriminator(x_adv, a.S).float() if self.use_d else None
+        L_T, parts = attacker_total_loss(preds_adv, a.hm, d_fake, a.x, x_adv, a.M, lam=self.lam, fg_weight=self.p.fg_weight,
                                          use_gan=self.use_d, use_rec=self.use_lr)
         return L_T, {k: v for k, v in parts.items() if {'L_A': self.use_d, 'L_R': self.use_lr}.get(k, True)}
 
@@ -243,11 +285,11 @@ class SAATCallback(Callback):
         opt.step(); opt.zero_grad()
         return True
 
-    def discriminator_step(self, x, x_adv, S) -> bool:
+    def discriminator_step(self, a: AdvBatch) -> bool:
         "One step on -L_D (eq. 5), fake detached; a non-finite L_D also puts back D's BatchNorm statistics."
         bufs = [b.detach().clone() for b in self.discriminator.buffers()]
         with self._autocast():
-            L_D = discriminator_loss(self.discriminator(x, S).float(), self.discriminator(x_adv.detach(), S).float())
+            L_D = discriminator_loss(self.discriminator(a.x, a.S).float(), self.discriminator(a.x_adv.detach(), a.S).float())
         self.stats['L_D'] = float(L_D.detach())
         ok = self._step(self.opt_dis, L_D, 2)
         if not ok:
@@ -255,86 +297,91 @@ class SAATCallback(Callback):
                 for b, v in zip(self.discriminator.buffers(), bufs): b.copy_(v)
         return ok
 
-    def beta_of(self, x, x_adv, M):
+    def beta_of(self, a: AdvBatch):
         "(β (B,), SSIM (B,)) of the adversarial examples; fixed β when the ablation sets one."
-        with torch.no_grad(): s = ssim(M * x, M * x_adv.detach())
+        with torch.no_grad(): s = ssim(a.M * a.x, a.M * a.x_adv.detach())
         b = beta_weight(s) if self.beta is None else torch.full_like(s, float(self.beta))
         return b, s
 
-    def attacker_step(self, preds_adv, hm, x, x_adv, S, M) -> bool:
+    def attacker_step(self, a: AdvBatch, preds_adv, x_adv) -> bool:
         "One guarded step on L_T (eq. 7); the caller freezes the detector and D."
-        L_T, parts = self.attacker_loss(preds_adv, hm, x, x_adv, S, M)
+        L_T, parts = self.attacker_loss(a, preds_adv, x_adv)
         self.stats.update(parts)
         return self._step(self.opt_att, L_T, 1)
 
     def before_batch(self):
+        self.adv = None
         if not self.training: return
         x, hm = self.xb[0], self.yb[0]
-        self.stats = dict(L_F=math.nan, L_A=math.nan, L_R=math.nan, L_D=math.nan, beta=math.nan, ssim=math.nan, skipped=0,
-                          L_adv=math.nan)
-        S = structure_map(hm) if self.use_s else None
-        M = semantic_mask(hm)
+        self.stats = dict(L=math.nan, L_adv=math.nan, L_F=math.nan, L_A=math.nan, L_R=math.nan, L_D=math.nan,
+                          beta=math.nan, ssim=math.nan, skipped=0)
         z = torch.randn(x.shape[0], unwrap(self.attacker).noise_ch, *x.shape[-2:], device=x.device)
-        self.ctx = (x, hm, S, M)
-        x_adv, ok = self.make_adv(x, S, z), True
+        a = AdvBatch(x, hm, structure_map(hm) if self.use_s else None, semantic_mask(hm), z)
+        x_adv, ok = self.make_adv(a), True
         if self.update_order == 'paper':
             det = unwrap(self.learn.model)   # extra detector forwards bypass DDP; the Learner's backward reduces all grads
-            with frozen(det, self.discriminator):
-                with self._autocast(): preds_adv = [q.float() for q in det(x_adv)]
-                ok = self.attacker_step(preds_adv, hm, x, x_adv, S, M)
-            with torch.no_grad(): x_adv = self.make_adv(x, S, z)      # the updated attacker's example
+            with frozen(det, self.discriminator):                   # preds stay bf16 under amp: the loss upcasts
+                with self._autocast(): preds_adv = det(x_adv)
+                ok = self.attacker_step(a, preds_adv, x_adv)
+            with torch.no_grad(): x_adv = self.make_adv(a)          # the updated attacker's example
+        a.x_adv = x_adv
         if not _finite(x_adv):   # NaN guard: a non-finite I_adv reaches no network in train mode (D's BN statistics)
             self.stats['skipped'] |= 1 | (2 if self.use_d else 0); return
-        if self.use_d: ok = self.discriminator_step(x, x_adv, S) and ok
+        if self.use_d: ok = self.discriminator_step(a) and ok
         if not ok:                                                      # NaN guard: clean loss only
             if self.update_order == 'shared': self.stats['skipped'] |= 1   # its attacker step needs the adversarial forward
             return
-        self.x_adv = x_adv
-        b, s = self.beta_of(x, x_adv, M)
-        self.stats.update(beta=float(b.mean()), ssim=float(s.mean()))
-        self.learn.yb = (*self.yb[:2], {'beta': b, 'preds': None})
+        a.beta, a.ssim = self.beta_of(a)
+        self.stats.update(beta=float(a.beta.mean()), ssim=float(a.ssim.mean()))
+        self.adv = a
 
     def after_pred(self):
         "Detector forward on I_adv: part of the detector's step (the Learner's backward reaches it through L̃)."
-        if not self.training or len(self.yb) < 3: return
-        self.leaf = self.x_adv.detach().requires_grad_(self.update_order == 'shared')
-        self.yb[2]['preds'] = unwrap(self.learn.model)(self.leaf)
+        if not self.training or self.adv is None: return
+        a, det = self.adv, unwrap(self.learn.model)
+        a.leaf = a.x_adv.detach().requires_grad_(self.update_order == 'shared')
+        with ExitStack() as st:
+            if self.adv_bn == 'keep': st.enter_context(still_bn_stats(det))
+            a.preds = det(a.leaf)
 
     def after_loss(self):
-        "Records L̃; in 'shared' order, first the attacker's step (before the detector's backward)."
+        "L̃ (eq. 8) into the Learner's loss; in 'shared' order, first the attacker's step (before the detector's backward)."
         if not self.training: return
-        if self.update_order == 'shared' and len(self.yb) >= 3: self.shared_attacker_step()
-        self.stats['L_adv'] = self.learn.loss_func.parts['L_adv']
+        self.stats['L'] = float(self.learn.loss)
+        a = self.adv
+        if a is None: return
+        if self.update_order == 'shared' and not self.shared_attacker_step(a): return
+        a.L_adv = adaptive_loss(a.preds, a.hm, a.beta, self.p.fg_weight)
+        self.stats['L_adv'] = float(a.L_adv.detach())
+        self.learn.loss_grad = self.learn.loss_grad + a.L_adv
+        self.learn.loss = self.learn.loss_grad.detach().clone()
 
-    def shared_attacker_step(self):
-        "The attacker's step from the detector's forward on I_adv that L̃ uses too."
-        x, hm, S, M = self.ctx
+    def shared_attacker_step(self, a: AdvBatch) -> bool:
+        "The attacker's step from the detector's forward on I_adv that L̃ uses too; False (and no L̃) when L_T is not finite."
         with frozen(self.discriminator):          # backward inside: D's BN buffers are restored only afterwards
-            L_T, parts = self.attacker_loss(self.yb[2]['preds'], hm, x, self.x_adv, S, M)
+            L_T, parts = self.attacker_loss(a, a.preds, a.x_adv)
             self.stats.update(parts)
             self.opt_att.zero_grad()
             if not _finite(L_T):                  # NaN guard: no attacker step, and no L̃ for the detector
-                self.stats['skipped'] |= 1
-                self.learn.loss_grad = heatmap_mse(self.pred, hm, self.p.fg_weight)
-                self.learn.loss_func.parts['L_adv'] = math.nan; return
+                self.stats['skipped'] |= 1; return False
             # L_F reaches the attacker through the detector's input gradient g; L_A and L_R directly through I_adv
-            g, = torch.autograd.grad(L_T, self.leaf, retain_graph=True)
-            torch.autograd.backward([L_T, self.x_adv], [None, g], inputs=list(self.attacker.parameters()), retain_graph=True)
+            g, = torch.autograd.grad(L_T, a.leaf, retain_graph=True)
+            torch.autograd.backward([L_T, a.x_adv], [None, g], inputs=list(self.attacker.parameters()), retain_graph=True)
         allreduce_grads(self.attacker.parameters())
         self.opt_att.step(); self.opt_att.zero_grad()
+        return True
 
-    def after_batch(self): self.ctx = self.x_adv = self.leaf = None
+    def after_batch(self): self.adv = None
 
 # %% ../nbs/06_train.ipynb #c145b003
 class Autocast(Callback):
-    "The detector's forwards under `plan.autocast()` (bf16); its predictions cast back to fp32 before the loss."
+    "The detector's forwards under `plan.autocast()` (bf16); the losses read the bf16 predictions in fp32."
     order = 10
     def __init__(self, plan): self.plan, self.ctx = plan, None
     def before_batch(self): self.ctx = self.plan.autocast(); self.ctx.__enter__()
     def after_pred(self):
-        self.learn.pred = [q.float() for q in self.pred]
-        adv = self.yb[2] if len(self.yb) > 2 and isinstance(self.yb[2], dict) else None
-        if adv is not None and adv.get('preds') is not None: adv['preds'] = [q.float() for q in adv['preds']]
+        "Leave autocast once every forward of the step is done; validation metrics get fp32 predictions."
+        if not self.training: self.learn.pred = [q.float() for q in self.pred]
         self._leave()
     def _leave(self):
         if self.ctx is not None: self.ctx.__exit__(None, None, None); self.ctx = None
@@ -356,7 +403,7 @@ def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: 
     if saat:
         att = Attacker(p.size, p.ngf, p.kernel, use_s=ab['use_s']).to(dev)
         dis = Discriminator(p.size, p.ndf, use_s=ab['use_s']).to(dev) if ab['use_d'] else None
-        cbs.append(SAATCallback(att, dis, p, ab['beta'], ab['lam'], ab['use_s'], ab['use_lr'], ab['use_d'], order))
+        cbs.append(SAATCallback(att, dis, p, ab['beta'], ab['lam'], ab['use_s'], ab['use_lr'], ab['use_d'], order, ab['adv_bn']))
     learn = Learner(dls, model, loss_func=DetectorLoss(p.fg_weight), lr=p.lr_det, metrics=[NMEMetric()], cbs=cbs,
                     opt_func=partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.))
     learn.preset, learn.seed, learn.ablation, learn.saat_on, learn.update_order = p, seed, ab, saat, order
@@ -438,7 +485,7 @@ def restore_checkpoint(learn, ck: dict):
     set_rng_state(ck['rng'])
 
 # %% ../nbs/06_train.ipynb #cf31c565
-LOG_COLS = ['step', 'L', 'L_F', 'L_A', 'L_D', 'L_R', 'beta', 'ssim', 'skipped', 'lr']
+LOG_COLS = ['step', 'L', 'L_adv', 'L_F', 'L_A', 'L_D', 'L_R', 'beta', 'ssim', 'skipped', 'lr']   # L_adv = L̃ (eq. 8)
 EVAL_COLS = ['step', 'split', 'nme']
 
 def _truncate_csv(path: Path, cols: list, upto: int):
@@ -463,8 +510,8 @@ class RunLog(Callback):
     def after_batch(self):
         if not self.training: return
         cb = getattr(self.learn, 'saat', None)
-        row = {'step': self.learn.step, 'L': self.learn.loss_func.parts['L'],
-               'lr': self.learn.lr_now, **(cb.stats if cb is not None else {'skipped': 0})}
+        row = {'step': self.learn.step, 'L': float(self.learn.loss), 'lr': self.learn.lr_now,
+               **(cb.stats if cb is not None else {'skipped': 0})}
         _append_csv(self.dir / 'log.csv', LOG_COLS, row)
     def after_validate(self):
         nm = self.learn.metrics[0]
@@ -565,6 +612,7 @@ def run_name(saat: bool, seed: int, ablation: dict | None = None) -> str:
     if bad: raise TypeError(f"unknown ablation switch(es) {sorted(bad)}; known: {sorted(ABLATION_DEFAULTS)}")
     tags = [f"{k}{float(ab[k]):g}" for k in ('beta', 'lam') if ab.get(k) is not None]
     tags += [tag for key, tag in (('use_s', 'noS'), ('use_lr', 'noLR'), ('use_d', 'noD')) if not ab.get(key, True)]
+    tags += ['keepBN'] if ab.get('adv_bn', 'update') == 'keep' else []
     return '_'.join(['abl', *tags, f's{seed}']) if tags else f'saat_s{seed}'
 
 def _config(p: Preset, saat, seed, ab, order, ckpt_every, root) -> dict:
@@ -581,6 +629,8 @@ def _config_diff(old: dict | None, new: dict, machinery: bool = True) -> list:
     """Keys in which two run configs differ; where the data lies (`data`) is not part of a run's identity, nor, with
     `machinery=False` (a finished run that only needs evaluating), how it computed (`MACHINERY`)."""
     old, new = dict(old or {}), dict(new)
+    for c in (old, new):     # a run from before a switch existed ran with the value ABLATION_ADDED records
+        if isinstance(c.get('ablation'), dict): c['ablation'] = {**ABLATION_ADDED, **c['ablation']}
     if not machinery:
         for c in (old, new):
             if isinstance(c.get('preset'), dict): c['preset'] = {k: v for k, v in c['preset'].items() if k not in MACHINERY}
@@ -654,15 +704,15 @@ def read_log(run_dir) -> dict:
     f = Path(run_dir) / 'log.csv'
     if not f.is_file(): raise FileNotFoundError(f"read_log: no log.csv in {run_dir}")
     with open(f) as fh: rows = list(csv.DictReader(fh))
-    return {c: np.array([float(r[c]) if r[c] not in ('', None) else np.nan for r in rows]) for c in LOG_COLS}
+    return {c: np.array([float(r[c]) if r.get(c) not in ('', None) else np.nan for r in rows]) for c in LOG_COLS}   # older logs: no L_adv
 
 def plot_log(run_dir, axs=None):
-    "Learning curves (L, L_F, L_A, L_D, L_R), mean β and SSIM, validation NME of one run folder."
+    "Learning curves (L, L̃, L_F, L_A, L_D, L_R), mean β and SSIM, validation NME of one run folder."
     import matplotlib.pyplot as plt
     log = read_log(run_dir)
     if axs is None: _, axs = plt.subplots(1, 3, figsize=(14, 3.4))
-    for c in ('L', 'L_F', 'L_A', 'L_D', 'L_R'):
-        if np.isfinite(log[c]).any(): axs[0].plot(log['step'], log[c], label=c)
+    for c in ('L', 'L_adv', 'L_F', 'L_A', 'L_D', 'L_R'):
+        if np.isfinite(log[c]).any(): axs[0].plot(log['step'], log[c], label='L̃' if c == 'L_adv' else c)
     axs[0].set_yscale('log'); axs[0].set_xlabel('step'); axs[0].legend(fontsize=8); axs[0].set_title(f'losses: {Path(run_dir).name}')
     for c in ('beta', 'ssim'):
         if np.isfinite(log[c]).any(): axs[1].plot(log['step'], log[c], label=f'mean {c}')

@@ -70,7 +70,8 @@ def test_step_items_resume_and_errors():
 
 def test_ablation_config_defaults_and_errors():
     p = smoke()
-    assert ablation_config(p) == dict(beta=None, lam=p.lam, use_s=True, use_lr=True, use_d=True)
+    assert ablation_config(p) == dict(beta=None, lam=p.lam, use_s=True, use_lr=True, use_d=True, adv_bn='update')
+    with pytest.raises(ValueError, match='adv_bn'): ablation_config(p, adv_bn='freeze')
     with pytest.raises(TypeError, match='unknown ablation'): ablation_config(p, gamma=1)
     with pytest.raises(ValueError, match='beta'): ablation_config(p, beta=2)
     with pytest.raises(ValueError, match='lam'): ablation_config(p, lam=-1)
@@ -83,6 +84,8 @@ def test_saat_overfits_four_faces(tmp_path, data_dir):
     log = read_log(out)
     assert len(log['step']) == 20 and np.isfinite(log['L']).all()
     assert np.isfinite(log['L_F']).all() and np.isfinite(log['beta']).all()
+    assert np.isfinite(log['L_adv']).all() and (log['L_adv'] > 0).all()        # L̃ is logged beside L
+    assert json.loads((out / 'run.json').read_text())['config']['ablation']['adv_bn'] == 'update'
     early, late = log['L'][:3].mean(), log['L'][-3:].mean()
     assert late < 0.7 * early, (early, late)
 
@@ -326,3 +329,54 @@ def test_paper_preset_steps_with_amp_and_channels_last(data_dir):
     for m in (learn.model, learn.saat.attacker, learn.saat.discriminator):
         assert all(torch.isfinite(t).all() for t in m.state_dict().values() if t.is_floating_point())
         assert all(t.dtype == torch.float32 for t in m.state_dict().values() if t.is_floating_point()), 'weights stay fp32'
+
+
+class LossSeen(Callback):
+    "Records, after SAAT's after_loss (order 5), the clean L, the AdvBatch's L̃ and the Learner's loss."
+    order = 6
+    def __init__(self): self.seen = []
+    def after_loss(self):
+        if self.training:
+            a = self.learn.saat.adv
+            self.seen.append((self.learn.saat.stats['L'], float(a.L_adv), float(self.learn.loss), a, len(self.learn.yb)))
+
+@pytest.mark.parametrize('order', ['paper', 'shared'])
+def test_adversarial_batch_is_one_object_and_its_loss_is_added(data_dir, order):
+    "The step's adversarial batch is `SAATCallback.adv`; the Learner's loss is L + L̃; the batch and loss function carry none of it."
+    learn, rec = learner(data_dir, order=order, beta=0.5), LossSeen()     # fixed β: L̃ > 0 even at step 1
+    quiet_fit(learn, cbs=[rec])
+    L, L_adv, total, a, n_yb = rec.seen[0]
+    assert math.isclose(total, L + L_adv, rel_tol=1e-5) and L_adv > 0
+    assert a.x_adv.shape == a.x.shape and a.beta.shape == a.ssim.shape == (a.x.shape[0],)
+    assert len(a.preds) == 1 and a.preds[0].shape == a.hm.shape and a.leaf.requires_grad == (order == 'shared')
+    assert n_yb == 2 and learn.saat.adv is None                          # nothing smuggled in yb; cleared after the step
+
+
+class XAt(Callback):
+    "The detector's state and the clean batch at the first training step (before SAAT's callback)."
+    order = 4
+    def __init__(self): self.first = None
+    def before_batch(self):
+        if self.training and self.first is None: self.first = (self.xb[0].clone(), state(self.learn.model))
+
+@pytest.mark.parametrize('adv_bn', ['update', 'keep'])
+def test_adv_bn_switch_decides_whose_statistics_the_detector_keeps(data_dir, adv_bn):
+    "adv_bn='keep': the detector's running BN statistics after a SAAT step are those of its clean forward alone."
+    learn, at = learner(data_dir, adv_bn=adv_bn), XAt()
+    quiet_fit(learn, cbs=[at])
+    ref = HourglassNet(learn.preset.stacks, learn.preset.width, learn.preset.size)
+    x0, det0 = at.first
+    ref.load_state_dict(det0); ref.train()
+    with torch.no_grad(): ref(x0)                                        # the clean forward only
+    got = {k: v for k, v in learn.model.state_dict().items() if 'running' in k}
+    want = {k: v for k, v in ref.state_dict().items() if 'running' in k}
+    assert got and same(got, want, 1e-6) == (adv_bn == 'keep')
+
+
+def test_runs_from_before_adv_bn_keep_their_identity():
+    "A committed run's run.json has no adv_bn: it ran with 'update', so its config still matches today's default."
+    from saat_nb.train import _config_diff
+    ab = ablation_config(smoke())
+    old = {'saat': True, 'ablation': {k: v for k, v in ab.items() if k != 'adv_bn'}}
+    assert _config_diff(old, {'saat': True, 'ablation': ab}) == []
+    assert _config_diff(old, {'saat': True, 'ablation': {**ab, 'adv_bn': 'keep'}}) == ['ablation']

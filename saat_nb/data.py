@@ -14,12 +14,14 @@ from PIL import Image, ImageEnhance, ImageFile, UnidentifiedImageError
 from .core import Preset, get_preset, data_root, default_device
 
 # %% auto #0
-__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'PtsError',
-           'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face', 'subset_dir', 'find_faces', 'ScanReport',
-           'present_subsets', 'scan_dataset', 'missing_subsets', 'split_items', 'check_splits', 'main', 'face_box',
-           'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params', 'jitter_colour', 'occlude',
-           'augment_face', 'render_heatmaps', 'load_face', 'face_region', 'LandmarkDataset', 'EpochDL', 'AddHeatmaps',
-           'face_dataset', 'face_dataloaders']
+__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'OCC_SIDES',
+           'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face', 'subset_dir', 'find_faces',
+           'ScanReport', 'present_subsets', 'scan_dataset', 'missing_subsets', 'split_items', 'check_splits', 'main',
+           'face_box', 'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params', 'jitter_colour',
+           'occlusion_rect', 'occlusion_noise', 'occlude', 'augment_face', 'render_heatmaps', 'load_face',
+           'face_region', 'region_side', 'LandmarkDataset', 'occlusion_side', 'augment_inputs', 'warp_batch',
+           'jitter_batch', 'occlude_batch', 'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'EpochDL', 'face_dataset',
+           'face_dataloaders']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -398,12 +400,14 @@ def crop_face(img, pts, size: int, box=None, **aug) -> tuple[np.ndarray, np.ndar
     return warp_image(img, M, size), q, M
 
 # %% ../nbs/01_data.ipynb #4957572e
+OCC_SIDES = (0.15, 0.45)   # occlusion rectangle: width and height drawn in this range, fractions of the crop side
+
 def augment_params(rng: np.random.Generator, p: Preset) -> dict:
     "Draw one item's augmentation: geometry for `crop_matrix` plus `colour` (3 factors) and `occlusion` (box or None)."
     u = lambda m: float(rng.uniform(-m, m))
     occ = None
     if rng.random() < p.occlusion:
-        w, h = rng.uniform(0.15, 0.45, 2)
+        w, h = rng.uniform(*OCC_SIDES, 2)
         occ = dict(box=(float(rng.uniform(0, 1 - w)), float(rng.uniform(0, 1 - h)), float(w), float(h)),
                    colour=rng.integers(0, 256, 3).tolist(), noise=bool(rng.random() < 0.5), seed=int(rng.integers(2**31)))
     return dict(rot=u(p.rot), zoom=1 + u(p.scale), shift=(u(p.shift), u(p.shift)),
@@ -417,13 +421,20 @@ def jitter_colour(img: np.ndarray, factors) -> np.ndarray:
         im = enh(im).enhance(f)
     return np.asarray(im)
 
+def occlusion_rect(box, W: int, H: int) -> tuple[int, int, int, int]:
+    "(x, y, w, h) fractions of a W x H image -> pixel rectangle (x0, y0, x1, y1), at least 1 px each way."
+    x, y, w, h = box; x0, y0 = int(x * W), int(y * H)
+    return x0, y0, max(x0 + 1, int((x + w) * W)), max(y0 + 1, int((y + h) * H))
+
+def occlusion_noise(seed: int, h: int, w: int) -> np.ndarray:
+    "The seeded noise patch of an occlusion: (h, w, 3) values 0..255."
+    return np.random.default_rng(seed).integers(0, 256, (h, w, 3))
+
 def occlude(img: np.ndarray, box, colour, noise: bool, seed: int) -> np.ndarray:
     "Paint a rectangle (x, y, w, h as fractions of the side) with a flat colour or noise."
     img = img.copy(); H, W = img.shape[:2]
-    x, y, w, h = box; x0, y0 = int(x * W), int(y * H); x1, y1 = max(x0 + 1, int((x + w) * W)), max(y0 + 1, int((y + h) * H))
-    patch = (np.random.default_rng(seed).integers(0, 256, (y1 - y0, x1 - x0, 3)) if noise
-             else np.broadcast_to(np.array(colour), (y1 - y0, x1 - x0, 3)))
-    img[y0:y1, x0:x1] = patch
+    x0, y0, x1, y1 = occlusion_rect(box, W, H)
+    img[y0:y1, x0:x1] = occlusion_noise(seed, y1 - y0, x1 - x0) if noise else np.broadcast_to(np.array(colour), (y1 - y0, x1 - x0, 3))
     return img
 
 def augment_face(img, pts, size: int, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
@@ -462,8 +473,13 @@ def face_region(img, pts, p: Preset) -> tuple[np.ndarray, np.ndarray]:
     M = np.array([[k, 0, (side - 1) / 2 - k * (x0 + x1) / 2], [0, k, (side - 1) / 2 - k * (y0 + y1) / 2], [0, 0, 1]])
     return warp_image(img, M, side), apply_matrix(M, pts)
 
+def region_side(p: Preset) -> int:
+    "Side of the canvas every face region of preset `p` fits in (an upper bound of `face_region`'s side): canvases stack."
+    if p.scale >= 1 / 3: raise ValueError(f"region_side: scale {p.scale} >= 1/3 would need a pre-shrink the batched warp lacks")
+    return int(math.ceil(2 * (p.size * (1 + p.scale) / (1 - p.scale) * math.sqrt(2) * (0.5 + p.shift) + 2)))
+
 class LandmarkDataset(torch.utils.data.Dataset):
-    "Faces -> `(img (3,S,S) float32 in [0,1], heatmaps (68,S,S), pts (68,2))`; augmented when `train`."
+    "Faces -> `(img (3,S,S) float32 in [0,1], heatmaps (68,S,S), pts (68,2))`; augmented (batched path) when `train`."
     n_inp = 1
     def __init__(self, faces, preset: Preset | str = 'smoke', train: bool = False, seed: int = 0, cache: bool = True):
         self.faces, self.preset, self.train, self.seed, self.cache = list(faces), get_preset(preset), train, seed, cache
@@ -487,31 +503,114 @@ class LandmarkDataset(torch.utils.data.Dataset):
         "The augmentation of item `i` at the current epoch (empty when not training)."
         if not self.train: return {}
         return augment_params(np.random.default_rng([self.seed, self.epoch, i]), self.preset)
-    def item(self, i, heatmaps: bool = True) -> tuple:
-        "`(img, heatmaps, pts)`, or `(img, pts)` when `heatmaps=False` (the loader renders them per batch)."
+    def reference_item(self, i, heatmaps: bool = True) -> tuple:
+        "The per-item PIL path (`augment_face`): `(img, heatmaps, pts)`, or `(img, pts)` when `heatmaps=False`."
         img, pts = self._load(i)
         out, q = augment_face(img, pts, self.preset.size, self.params(i))
         x = torch.from_numpy(np.ascontiguousarray(out.transpose(2, 0, 1))).float().div_(255)
         if not heatmaps: return x, torch.from_numpy(q)
         return x, torch.from_numpy(render_heatmaps(q, self.preset.size, self.preset.sigma)), torch.from_numpy(q)
+    def batch_tfm(self):
+        "The batch transform that turns collated `item(i, heatmaps=False)` into `(x, heatmaps, pts)`."
+        p = self.preset
+        return AugmentBatch(p.size, p.sigma) if self.train else AddHeatmaps(p.size, p.sigma)
+    def item(self, i, heatmaps: bool = True) -> tuple:
+        """`(img, heatmaps, pts)`; with `heatmaps=False` what `batch_tfm()` consumes: `augment_inputs` when training
+        (the loader augments per batch), else `(img, pts)` (the loader renders the heatmaps per batch)."""
+        if not self.train: return self.reference_item(i, heatmaps)
+        img, pts = self._load(i)
+        r = augment_inputs(img, pts, self.params(i), self.preset.size, region_side(self.preset))
+        if not heatmaps: return r
+        x, q = augment_batch(*(t[None] for t in r), size=self.preset.size)
+        return x[0], render_heatmaps(q[0], self.preset.size, self.preset.sigma), q[0]
     def __getitem__(self, i): return self.item(i)
 
 # %% ../nbs/01_data.ipynb #8393ccbb
-from fastai.data.core import DataLoaders, TfmdDL
+import torch.nn.functional as F
 from fasttransform.transform import ItemTransform
 
-class EpochDL(TfmdDL):
-    "fastai loader over a `LandmarkDataset`: advances its epoch every pass; heatmaps rendered per batch on `device`."
-    def before_iter(self):
-        super().before_iter()
-        self.epoch_count = getattr(self, 'epoch_count', -1) + 1
-        self.dataset.set_epoch(self.epoch_count)
-    def create_item(self, s): return self.dataset.item(s, heatmaps=False)
+def occlusion_side(size: int) -> int:
+    "Side of the noise-patch buffer: the largest occlusion rectangle of a `size` crop fits in it."
+    return int(math.ceil(OCC_SIDES[1] * size)) + 1
+
+def augment_inputs(region, pts, params: dict, size: int, side: int) -> tuple:
+    """One face's share of `augment_batch` (numpy, no pixel computed) -> tensors `(canvas (side,side,3) uint8,
+    pts (68,2) float32 in region coordinates, M (3,3) float64 region -> crop, flip (), colour (3,) factors,
+    occ (8,) int64 = x0, y0, x1, y1, r, g, b, noise?, noise (P,P,3) uint8)`."""
+    H, W = region.shape[:2]
+    if H > side or W > side: raise ValueError(f"augment_inputs: a {W}x{H} region does not fit the {side} px canvas")
+    canvas = np.zeros((side, side, 3), np.uint8); canvas[:H, :W] = region       # top-left: region coordinates unchanged
+    geo = {k: params[k] for k in ('rot', 'zoom', 'shift', 'flip') if k in params}
+    M = crop_matrix(face_box(pts), size, **geo)
+    colour = np.asarray(params.get('colour') or (1., 1., 1.), np.float32)
+    P = occlusion_side(size)
+    occ, noise, o = np.zeros(8, np.int64), np.zeros((P, P, 3), np.uint8), params.get('occlusion')
+    if o:
+        x0, y0, x1, y1 = occlusion_rect(o['box'], size, size)
+        occ[:] = [x0, y0, x1, y1, *o['colour'], o['noise']]
+        if o['noise']: noise[:y1 - y0, :x1 - x0] = occlusion_noise(o['seed'], y1 - y0, x1 - x0)
+    return (torch.from_numpy(canvas), torch.from_numpy(np.asarray(pts, np.float32)), torch.from_numpy(M),
+            torch.tensor(bool(geo.get('flip', False))), torch.from_numpy(colour), torch.from_numpy(occ), torch.from_numpy(noise))
+
+_LUMA = (0.299, 0.587, 0.114)       # PIL's RGB -> L weights
+
+def warp_batch(canvas, M, size: int):
+    "(B,R,R,3) uint8 canvases, (B,3,3) matrices canvas -> crop -> (B,3,S,S) float32 in 0..255: pixel q shows the canvas at M^-1 q."
+    dev, B, R, S = canvas.device, canvas.shape[0], canvas.shape[1], size
+    a, b, c, d, tx, ty = (M[:, i, j].double().view(B, 1, 1) for i, j in ((0, 0), (0, 1), (1, 0), (1, 1), (0, 2), (1, 2)))
+    k = 2 / ((a * d - b * c) * (R - 1))                                             # M^-1, then to grid_sample's [-1, 1]
+    u = torch.arange(S, device=dev, dtype=torch.float64).view(1, 1, S) - tx        # output x - t_x, (B,1,S)
+    v = torch.arange(S, device=dev, dtype=torch.float64).view(1, S, 1) - ty        # output y - t_y, (B,S,1)
+    grid = torch.stack([(d * u - b * v) * k - 1, (a * v - c * u) * k - 1], -1).float()   # (B,S,S,2)
+    return F.grid_sample(canvas.permute(0, 3, 1, 2).float(), grid, mode='bilinear', padding_mode='zeros', align_corners=True)
+
+def jitter_batch(x, colour):
+    "(B,3,S,S) in 0..255, (B,3) brightness, contrast, saturation factors -> PIL ImageEnhance's three blends, clipped."
+    f, w = colour.float().view(-1, 3, 1, 1, 1), torch.tensor(_LUMA, device=x.device).view(1, 3, 1, 1)
+    x = (x * f[:, 0]).clamp_(0, 255)                                                  # brightness: blend with black
+    m = (x * w).sum(1, keepdim=True).mean((2, 3), keepdim=True)
+    x = (m + f[:, 1] * (x - m)).clamp_(0, 255)                                        # contrast: with the mean grey
+    L = (x * w).sum(1, keepdim=True)
+    return (L + f[:, 2] * (x - L)).clamp_(0, 255)                                     # saturation: with the luminance
+
+def occlude_batch(x, occ, noise):
+    "Paint each face's occlusion (`augment_inputs`' `occ`, `noise`) into (B,3,S,S) in 0..255, in place: a slice per face."
+    for i, (x0, y0, x1, y1, r, g, b, nz) in enumerate(occ.tolist()):
+        if x1 <= x0: continue
+        x[i, :, y0:y1, x0:x1] = (noise[i, :y1 - y0, :x1 - x0].permute(2, 0, 1).float() if nz
+                                 else torch.tensor([r, g, b], dtype=x.dtype, device=x.device).view(3, 1, 1))
+    return x
+
+def augment_batch(canvas, pts, M, flip, colour, occ, noise, size: int) -> tuple:
+    "Collated `augment_inputs` (any device) -> (x (B,3,S,S) float32 in [0,1], points (B,68,2) float32): warp, colour, occlusion."
+    B, M = canvas.shape[0], M.double()
+    A, t = M[:, None, :2, :2], M[:, None, :2, 2]
+    q = pts.double()[..., None, 0] * A[..., 0] + pts.double()[..., None, 1] * A[..., 1] + t    # (B,68,2): A p + t
+    q = torch.where(flip.view(B, 1, 1), q[:, torch.as_tensor(FLIP_PERM, device=q.device)], q).float()
+    x = occlude_batch(jitter_batch(warp_batch(canvas, M, size), colour), occ, noise)
+    return x.div_(255), q
 
 class AddHeatmaps(ItemTransform):
     "Batch transform `(x, pts (B,68,2)) -> (x, heatmaps (B,68,S,S), pts)`, rendered on the batch's device."
     def __init__(self, size: int, sigma: float): super().__init__(); self.size, self.sigma = size, sigma
     def encodes(self, b): return b[0], render_heatmaps(b[1], self.size, self.sigma), b[1]
+
+class AugmentBatch(AddHeatmaps):
+    "Batch transform: collated `augment_inputs` -> `(x, heatmaps, pts)`, augmented and rendered on the batch's device."
+    def encodes(self, b):
+        x, q = augment_batch(*b, size=self.size)
+        return x, render_heatmaps(q, self.size, self.sigma), q
+
+# %% ../nbs/01_data.ipynb #7fa88f89
+from fastai.data.core import DataLoaders, TfmdDL
+
+class EpochDL(TfmdDL):
+    "fastai loader over a `LandmarkDataset`: advances its epoch every pass; augmentation and heatmaps per batch on `device`."
+    def before_iter(self):
+        super().before_iter()
+        self.epoch_count = getattr(self, 'epoch_count', -1) + 1
+        self.dataset.set_epoch(self.epoch_count)
+    def create_item(self, s): return self.dataset.item(s, heatmaps=False)
 
 def _cap(faces, n, seed):
     "A seeded random subset of `n` faces (all when n is None), kept in sorted order."
@@ -527,14 +626,14 @@ def face_dataset(root=None, preset='smoke', split: str = 'test', protocol: str =
     return LandmarkDataset(_cap(items[split], n, seed), preset, train=split == 'train', seed=seed, cache=cache)
 
 def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: int = 0, device=None) -> DataLoaders:
-    "fastai `DataLoaders`: train (seeded shuffle, drop_last, augmented) and the protocol's validation split."
+    "fastai `DataLoaders`: train (seeded shuffle, drop_last, augmented on the device) and the protocol's validation split."
     p = get_preset(preset)
     valid = 'valid' if protocol == 'cross' else 'full'
     tr = face_dataset(root, p, 'train', protocol, seed, p.n_train)
     va = face_dataset(root, p, valid, protocol, seed, p.n_valid)
     if p.num_workers: tr.preload(); va.preload()         # forked workers inherit the decoded faces
     device = default_device() if device is None else device
-    kw = dict(bs=p.bs, num_workers=p.num_workers, device=device, after_batch=AddHeatmaps(p.size, p.sigma))
-    dl_tr = EpochDL(tr, shuffle=True, drop_last=True, **kw)
+    kw = dict(bs=p.bs, num_workers=p.num_workers, device=device)
+    dl_tr = EpochDL(tr, shuffle=True, drop_last=True, after_batch=tr.batch_tfm(), **kw)
     dl_tr.rng.seed(seed)
-    return DataLoaders(dl_tr, EpochDL(va, shuffle=False, drop_last=False, **kw))
+    return DataLoaders(dl_tr, EpochDL(va, shuffle=False, drop_last=False, after_batch=va.batch_tfm(), **kw))

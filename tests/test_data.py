@@ -272,3 +272,105 @@ def test_batches_do_not_depend_on_workers(data_dir):
     b2 = [b for b in face_dataloaders(data_dir, p2, seed=3, device='cpu').train]
     assert len(b0) == len(b2) == p0.n_train // p0.bs
     assert all(torch.equal(u, v) for a, b in zip(b0, b2) for u, v in zip(a, b))
+
+
+# --- the batched augmentation (augment_inputs + augment_batch) against the per-item PIL reference ---
+
+def _reference_and_batched(ds, idx):
+    "The per-item PIL items and one batched batch of the same faces at the dataset's current epoch."
+    from saat_nb.data import augment_batch
+    ref = [ds.reference_item(i, heatmaps=False) for i in idx]
+    b = [torch.stack(t) for t in zip(*(ds.item(i, heatmaps=False) for i in idx))]
+    return ref, augment_batch(*b, size=ds.preset.size)
+
+@pytest.mark.parametrize('preset', ['cpu', 'paper'])
+def test_batched_augmentation_matches_the_pil_reference(data_dir, preset):
+    """Same points (float tolerance) and pixels within PIL's quantisation: PIL rounds after the warp and truncates after
+    each of its three colour blends (< 1 level each, later blends scale earlier errors by <= 1 + colour), so < 6/255
+    per pixel and < 3/255 on average; an additive brightness, a missing clip or a half-pixel shift exceeds both."""
+    faces = find_faces(data_dir, 'helen/trainset')[:12]
+    ds = LandmarkDataset(faces, preset, train=True, seed=5)
+    kinds = set()
+    for epoch in range(2):
+        ds.set_epoch(epoch)
+        ref, (x, q) = _reference_and_batched(ds, range(len(faces)))
+        for i, (rx, rq) in enumerate(ref):
+            prm = ds.params(i)
+            kinds |= {'flip'} if prm['flip'] else set()
+            if prm['occlusion']: kinds.add('noise' if prm['occlusion']['noise'] else 'flat')
+            np.testing.assert_allclose(q[i].numpy(), rq.numpy(), atol=1e-3)
+            d = (x[i] - rx).abs() * 255
+            assert d.max() < 6 and d.mean() < 3, (epoch, i, float(d.max()), float(d.mean()))
+    assert kinds == {'flip', 'noise', 'flat'}              # every branch was compared
+
+def test_batched_augmentation_extremes_match_the_pil_reference(data_dir):
+    "The preset's extreme geometry and colour factors, both occlusion kinds, on one face."
+    from saat_nb.data import augment_inputs, augment_batch, augment_face, face_region, load_face, region_side
+    p = get_preset('paper', size=96, sigma=1.9)
+    reg, pts = face_region(*load_face(find_faces(data_dir, 'afw')[3]), p)
+    c = 1 + p.colour
+    params = [dict(rot=p.rot, zoom=1 - p.scale, shift=(p.shift, -p.shift), flip=True, colour=[c, 1 / c, c], occlusion=None),
+              dict(rot=-p.rot, zoom=1 + p.scale, shift=(-p.shift, p.shift), flip=False, colour=[1 / c, c, 1 / c],
+                   occlusion=dict(box=(.1, .5, .45, .3), colour=[250, 3, 40], noise=False, seed=1)),
+              dict(rot=3., zoom=1., shift=(0., 0.), flip=True, colour=[c, c, c],
+                   occlusion=dict(box=(.55, .0, .45, .45), colour=[0, 0, 0], noise=True, seed=77))]
+    b = [torch.stack(t) for t in zip(*(augment_inputs(reg, pts, prm, p.size, region_side(p)) for prm in params))]
+    x, q = augment_batch(*b, size=p.size)
+    for i, prm in enumerate(params):
+        ri, rq = augment_face(reg, pts, p.size, prm)
+        np.testing.assert_allclose(q[i].numpy(), rq, atol=1e-3)
+        d = (x[i] * 255 - torch.from_numpy(ri.transpose(2, 0, 1).astype(np.float32))).abs()
+        assert d.max() < 6 and d.mean() < 3, (i, float(d.max()), float(d.mean()))
+    o = params[2]['occlusion']['box']; x0, y0 = int(o[0] * 96), int(o[1] * 96)
+    assert torch.allclose(x[2, :, y0:y0 + 9, x0:x0 + 9] * 255, torch.from_numpy(ri[y0:y0 + 9, x0:x0 + 9].transpose(2, 0, 1).astype(np.float32)), atol=1e-3)  # the same noise
+
+@settings(max_examples=25, deadline=None)
+@given(rot=st.floats(-30, 30), zoom=st.floats(0.75, 1.25), flip=st.booleans(), seed=st.integers(0, 1000),
+       size=st.sampled_from([64, 128]))
+def test_batched_coordinates_follow_pixels(rot, zoom, flip, seed, size):
+    "The marked-pixel test of `crop_face`, through the batched warp: the point sits on its pixel."
+    from saat_nb.data import augment_inputs, augment_batch
+    rng = np.random.default_rng(seed)
+    img = np.zeros((180, 220, 3), np.uint8)
+    pts = rng.uniform([50, 40], [170, 140], (68, 2)).astype(np.float32)
+    c = (pts.min(0) + pts.max(0)) / 2
+    m = np.round(c + rng.uniform(-30, 30, 2)).astype(int); pts[36] = m
+    img[m[1]-1:m[1]+2, m[0]-1:m[0]+2] = 255
+    r = augment_inputs(img, pts, dict(rot=rot, zoom=zoom, flip=flip), size, 220)
+    x, q = augment_batch(*(t[None] for t in r), size=size)
+    g = x[0, 0].double().numpy(); ys, xs = np.mgrid[:size, :size]
+    assert g.sum() > 0
+    cen = np.array([(g * xs).sum(), (g * ys).sum()]) / g.sum()
+    assert np.abs(cen - q[0, 45 if flip else 36].numpy()).max() < 0.5
+
+def test_batched_augmentation_is_deterministic_per_seed_epoch_item(data_dir):
+    "An item depends on (seed, epoch, i) only: not on its batch, its position, the cache, or a batch of one vs many."
+    from saat_nb.data import augment_batch
+    faces = find_faces(data_dir, 'helen/trainset')[:6]
+    ds = LandmarkDataset(faces, 'cpu', train=True, seed=3)
+    ds.set_epoch(2)
+    b = [torch.stack(t) for t in zip(*(ds.item(i, heatmaps=False) for i in range(6)))]
+    x, q = augment_batch(*b, size=64)
+    x2, q2 = augment_batch(*(t[[4, 1, 0]] for t in b), size=64)
+    assert torch.equal(x2, x[[4, 1, 0]]) and torch.equal(q2, q[[4, 1, 0]])
+    one = LandmarkDataset(faces, 'cpu', train=True, seed=3, cache=False); one.set_epoch(2)
+    img, hm, pts = one.item(4)
+    assert torch.equal(img, x[4]) and torch.equal(pts, q[4]) and torch.allclose(hm, render_heatmaps(q[4], 64, 2.0))
+    for other in (dict(seed=4, epoch=2), dict(seed=3, epoch=3)):
+        o = LandmarkDataset(faces, 'cpu', train=True, seed=other['seed']); o.set_epoch(other['epoch'])
+        assert not torch.equal(o.item(4)[2], q[4]) and not torch.equal(o.item(4)[0], x[4])
+    assert not torch.equal(q[3], q[4])
+
+def test_training_loader_augments_per_batch_and_keeps_the_contract(data_dir):
+    "Training batches come from AugmentBatch (an AddHeatmaps: train.step_dataloader's test) and equal the items."
+    from saat_nb.data import AugmentBatch, AddHeatmaps
+    dls = face_dataloaders(data_dir, 'smoke', seed=0, device='cpu')
+    tfm = dls.train.after_batch.fs[0]
+    assert isinstance(tfm, AugmentBatch) and isinstance(tfm, AddHeatmaps) and not isinstance(dls.valid.after_batch.fs[0], AugmentBatch)
+    ds = dls.train.dataset
+    from fastcore.basics import first
+    from saat_nb.data import EpochDL
+    x, hm, pts = first(EpochDL(ds, bs=4, shuffle=False, device='cpu', after_batch=ds.batch_tfm()))   # epoch 0, items 0..3
+    ref = [ds.item(i) for i in range(4)]
+    assert torch.equal(torch.stack([r[0] for r in ref]), x) and torch.equal(torch.stack([r[2] for r in ref]), pts)
+    assert torch.allclose(torch.stack([r[1] for r in ref]), hm, atol=1e-6)

@@ -94,7 +94,7 @@ def step_timer(cuda: bool = False):
         def before_batch(self):
             if self.training: self._sync(); self.t0 = time.perf_counter()
         def after_batch(self):
-            if self.training: self._sync(); self.times.append(time.perf_counter() - self.t0); self.losses.append(float(self.learn.loss))
+            if self.training: self._sync(); self.times.append(time.perf_counter() - self.t0); self.losses.append(float(self.learn.loss.detach()))
     return StepTimer()
 
 

@@ -55,7 +55,19 @@ class Preset:
     channels_last: bool = False
     deviations: tuple = ()
 
-    def to_dict(self): return asdict(self)
+    def to_dict(self) -> dict: return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Preset:
+        """The inverse of `to_dict`, also after a JSON round trip (lists back to tuples): a checkpoint's, a `run.json`'s
+        or a papermill parameter's preset. Every field must be there and no other: a mismatch is named, not guessed."""
+        if not isinstance(d, dict): raise TypeError(f"Preset.from_dict: expected a dict, got {type(d).__name__}")
+        known = [f.name for f in dataclasses.fields(cls)]
+        unknown, missing = sorted(set(d) - set(known)), [k for k in known if k not in d]
+        if unknown or missing:
+            raise TypeError(f"Preset.from_dict{' ' + repr(d['name']) if 'name' in d else ''}: "
+                            + '; '.join(([f"unknown field(s) {unknown}"] if unknown else []) + ([f"missing field(s) {missing}"] if missing else [])))
+        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 # %% ../nbs/00_core.ipynb #889c10e5
 PRESETS = {
@@ -75,9 +87,9 @@ PRESETS = {
     'paper': Preset('paper', amp=True, channels_last=True, num_workers=4),
 }
 
-def get_preset(name: str | Preset = 'smoke', **overrides) -> Preset:
-    "The preset called `name` (or a `Preset` itself), with any field overridden by keyword."
-    p = name if isinstance(name, Preset) else PRESETS.get(name)
+def get_preset(name: str | Preset | dict = 'smoke', **overrides) -> Preset:
+    "The preset called `name` (or a `Preset` itself, or its `to_dict()`), with any field overridden by keyword."
+    p = name if isinstance(name, Preset) else Preset.from_dict(name) if isinstance(name, dict) else PRESETS.get(name)
     if p is None: raise KeyError(f"unknown preset {name!r}; choose one of {sorted(PRESETS)}")
     bad = set(overrides) - {f.name for f in dataclasses.fields(Preset)}
     if bad: raise TypeError(f"unknown preset field(s) {sorted(bad)}")

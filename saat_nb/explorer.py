@@ -4,7 +4,7 @@
 
 # %% ../nbs/09_explorer.ipynb #1731d7f3
 from __future__ import annotations
-import io, json, time, dataclasses
+import io, json, time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +20,9 @@ from .beta import ssim, beta_weight, adaptive_loss
 from .evaluate import nme, load_results, plot_ced
 
 # %% auto #0
-__all__ = ['CKPT_NAMES', 'TEST_SUBSETS', 'PANELS', 'find_checkpoints', 'find_runs', 'relname', 'preset_from_dict',
-           'read_ablation', 'Players', 'untrained_attacker', 'load_players', 'noise', 'attack', 'plot_attack',
-           'fig_png', 'runs_table', 'read_csv', 'result_splits', 'plot_runs', 'show', 'Explorer', 'explorer']
+__all__ = ['CKPT_NAMES', 'TEST_SUBSETS', 'PANELS', 'find_checkpoints', 'find_runs', 'relname', 'read_ablation', 'Players',
+           'untrained_attacker', 'load_players', 'noise', 'attack', 'plot_attack', 'fig_png', 'runs_table', 'read_csv',
+           'result_splits', 'plot_runs', 'show', 'Explorer', 'explorer']
 
 # %% ../nbs/09_explorer.ipynb #fcc30a51
 CKPT_NAMES = ('final.pth', 'checkpoint.pth')
@@ -44,11 +44,6 @@ def relname(path, outputs) -> str:
     except ValueError: return str(path)
 
 # %% ../nbs/09_explorer.ipynb #c18d5c2d
-def preset_from_dict(d: dict) -> Preset:
-    "A `Preset` from `Preset.to_dict()` as stored in a checkpoint (lists back to tuples, unknown keys dropped)."
-    known = {f.name for f in dataclasses.fields(Preset)}
-    return Preset(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items() if k in known})
-
 def read_ablation(ckpt: dict, path=None) -> dict:
     "The ablation switches of a run: `ckpt['ablation']`, `ckpt['meta']['ablation']`, else `run.json` beside `path`."
     for src in (ckpt.get('ablation'), (ckpt.get('meta') or {}).get('ablation')):
@@ -89,7 +84,7 @@ def load_players(ckpt=None, preset='cpu', seed: int = 0) -> Players:
     ck = read_checkpoint(path)
     missing = {'arch', 'preset', 'detector'} - set(ck)
     if missing: raise ValueError(f"load_players: {path} lacks {sorted(missing)} (expected the saat_nb/1 checkpoint format)")
-    p, ab = preset_from_dict(ck['preset']), read_ablation(ck, path)
+    p, ab = Preset.from_dict(ck['preset']), read_ablation(ck, path)
     det = HourglassNet(**ck['arch']); det.load_state_dict(ck['detector'])
     sd = ck.get('attacker')
     if sd is None: return Players(det.eval(), untrained_attacker(p, seed), p, str(path), False, ab)

@@ -8,18 +8,19 @@ from __future__ import annotations
 import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time, csv
 from pathlib import Path
 import numpy as np
-from .core import get_preset, Preset, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
+from .core import get_preset, Preset, PRESETS, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
 from .data import find_faces, LandmarkDataset, _cap, SPLITS, check_splits, DatasetError
 from .train import run_name, run_state, RunBroken, train_run, EVAL_SPLITS, MACHINERY
 from .predict import export_detector
 
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN',
-           'MASKED_SPLITS', 'ALL_SPLITS', 'NME_TOLERANCE', 'SUBSETS', 'run_folder_name', 'stage_runs', 'file_digest',
-           'stage_hash', 'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'TrainProgress', 'train_run_nb',
-           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
-           'eval_curve', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
-           'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+           'MASKED_SPLITS', 'ALL_SPLITS', 'NME_TOLERANCE', 'SUBSETS', 'run_folder_name', 'stage_runs', 'preset_param',
+           'preset_overrides', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash', 'marker_done',
+           'mark_done', 'notebooks_dir', 'execute', 'TrainProgress', 'train_run_nb', 'train_stages', 'eval_faces',
+           'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'eval_curve', 'fluctuation',
+           'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict', 'gather',
+           'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -52,6 +53,38 @@ def stage_runs(stage: str, seeds, ablations=None) -> dict:
     bad = set(rows) - set(ABLATIONS)
     if bad: raise ValueError(f"unknown ablation row(s) {sorted(bad)}; choose from {list(ABLATIONS)}")
     return {run_folder_name(k, seeds[0]): dict(SAAT=True, SEED=seeds[0], **ABLATIONS[k]) for k in rows}
+
+# %% ../nbs/10_reproduce.ipynb #3bca51c8
+def preset_param(p: Preset) -> dict:
+    "`p` as the run notebook's `PRESET` parameter: `to_dict()` in JSON's shapes (tuples as lists), which `get_preset` turns back into `p`."
+    return json.loads(json.dumps(p.to_dict()))
+
+def _what_it_is(d: dict) -> dict:
+    "A preset dict without the fields that say how a run computes (`MACHINERY`) or describe it (`deviations`)."
+    return {k: v for k, v in d.items() if k not in (*MACHINERY, 'deviations')}
+
+def preset_overrides(p: Preset | dict) -> dict:
+    "The fields in which `p` (or its `to_dict()`) differs from the named preset it is called after (all but the machinery and the prose) -> {field: value}."
+    mine = _what_it_is(p if isinstance(p, dict) else preset_param(p))
+    named = PRESETS.get(mine.get('name'))
+    if named is None: return mine
+    ref = _what_it_is(preset_param(named))
+    return {k: v for k, v in mine.items() if ref.get(k) != v}
+
+def preset_identity(p: Preset):
+    "What a stage hash counts of `p`: its name while it is the named preset (machinery aside), else every field but the machinery."
+    return p.name if p.name in PRESETS and not preset_overrides(p) else {k: v for k, v in preset_param(p).items() if k not in MACHINERY}
+
+def preset_mismatch(root: Path, p: Preset, names) -> dict:
+    "{run: 'field trained vs asked, ...'} for each run folder of `names` under `root` whose run.json preset is not `p` (machinery and prose aside)."
+    want, out = _what_it_is(preset_param(p)), {}
+    for n in names:
+        try: had = json.loads((Path(root) / n / 'run.json').read_text())['config']['preset']
+        except (OSError, ValueError, KeyError, TypeError): continue   # no readable run.json: run_state says what that folder is
+        had = _what_it_is(had)
+        diff = [f"{k} {had.get(k, '(none)')} trained vs {want.get(k, '(none)')} asked" for k in sorted(set(had) | set(want)) if had.get(k) != want.get(k)]
+        if diff: out[n] = ', '.join(diff)
+    return out
 
 # %% ../nbs/10_reproduce.ipynb #f91c158c
 def _log(msg: str, t0: float | None = None):
@@ -210,7 +243,7 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
         resuming = (work / 'checkpoint.pth').is_file()
         t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if resuming else ''}" + (f" into {work} (--retrain)" if work != d else '') + ' ...')
         if progress: progress.start(name, work)
-        execute(nbs / TRAIN_NB, work / f'{name}.ipynb', dict(PRESET=p.name, DATA=str(data), OUT=str(work), **params), kernel)
+        execute(nbs / TRAIN_NB, work / f'{name}.ipynb', dict(PRESET=preset_param(p), DATA=str(data), OUT=str(work), **params), kernel)
         if progress: progress.finish(name)
         st2 = run_state(work)
         if not st2.done: raise RuntimeError(f"{stage}/{name}: 06_train finished but {work} is {st2.state}: {st2.why}")
@@ -350,8 +383,8 @@ def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, ca
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
 def eval_nb_hash(p: Preset, pair: dict, seed: int) -> str:
-    "What `07_evaluate` executed for `seed` depends on: its pair's results files, detector weights and logs (contents)."
-    return stage_hash(preset=p.name, seed=seed, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
+    "What `07_evaluate` executed for `seed` depends on: the preset (`preset_identity`), its pair's results files, detector weights and logs (contents)."
+    return stage_hash(preset=preset_identity(p), seed=seed, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
                       + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv'] for n, d in pair.items()})
 
 def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb', verify: bool = True) -> dict:
@@ -598,9 +631,15 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              'paper HG*1 / +SAAT (300W full)': f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
             for sub, c in res['main'].items() if c]
     full = f"saat-reproduce --preset {p['name']} --data ../shared/data/300w --seeds {' '.join(map(str, res['seeds']))}"
-    lines = [f"# saat_nb reproduction: {p['name']} preset", '',
-             f"Reproduce all of it: `{full}` (from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; `--data` is your 300W "
-             "root). It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.", '',
+    how = "(from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; `--data` is your 300W root)"
+    if over := preset_overrides(p):   # the command line names presets only: the Python call that trains this preset
+        full = (f"reproduce(get_preset({p['name']!r}, {', '.join(f'{k}={v!r}' for k, v in over.items())}), "
+                f"data='../shared/data/300w', seeds={list(res['seeds'])})")
+        how = (f"(Python, `from saat_nb.reproduce import reproduce, get_preset`; `saat-reproduce` names presets only, and these runs "
+               f"were trained with the `{p['name']}` preset overridden: {', '.join(f'{k}={v!r}' for k, v in over.items())})")
+    lines = [f"# saat_nb reproduction: {p['name']} preset" + (' (overridden)' if over else ''), '',
+             f"Reproduce all of it: `{full}` {how}. "
+             "It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.", '',
              f"This file was written by: `{res['command']}`", '',
              f"Runs trained {res['date']} on: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get('gpu') else '')
              + (f", {'/'.join(map(str, m['threads']))} thread(s) per run" if m.get('threads') else '') + '. '
@@ -660,8 +699,19 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
     data = check_data(data, ('train', 'valid', 'test') if training else ('valid', 'test') if 'evaluate' in stages else ()).resolve()
     root = (Path(out) / p.name).resolve()
     t_all = time.time()
+    over = preset_overrides(p)
+    if not command and over:   # the CLI names presets only: say the call that reproduces this one
+        command = (f"reproduce(get_preset({p.name!r}, {', '.join(f'{k}={v!r}' for k, v in over.items())}), data={str(data)!r}, "
+                   f"out={str(out)!r}, seeds={seeds}, stages={list(stages)})")
     with FolderLock(root, 'output folder'):
         _WRITTEN.clear(); _TRAINED.clear()
+        if over: _log(f"preset {p.name} with {', '.join(f'{k}={v!r}' for k, v in over.items())} (not the named preset's)")
+        mine = {n for st in training for n in stage_runs(st, seeds, ablations)}   # a retrained run may differ: it is replaced
+        other = preset_mismatch(root, p, sorted((set(done_runs(root) if root.is_dir() else ()) | mine) - (mine if retrain else set())))
+        if other:
+            raise RunBroken('\n'.join([f"{len(other)} run folder(s) under {root} were trained with another preset than this call's; nothing was done "
+                                        "(another --out for another preset, or --retrain to train them again):",
+                                        *[f"  {n}: {w}" for n, w in other.items()]]))
         if training:
             t0 = time.time(); _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
             train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs, retrain)

@@ -2,7 +2,7 @@
 from pathlib import Path
 import numpy as np
 import pytest
-from saat_nb.explorer import preset_from_dict
+from saat_nb.core import Preset
 from saat_nb.data import find_faces, LandmarkDataset
 from saat_nb.evaluate import evaluate_model, load_results
 from saat_nb.predict import load_detector
@@ -17,7 +17,7 @@ def test_detector_reproduces_committed_nme(run, data_dir):
     ref = load_results(d, 'test')                          # what train_run measured on AFW at the end of training
     faces = {f.name: f for f in find_faces(data_dir, 'afw')}
     names = list(ref.names[:24])
-    p = preset_from_dict(ck['preset'])   # as trained, even if the preset moves on
+    p = Preset.from_dict(ck['preset'])   # as trained, even if the preset moves on
     ds = LandmarkDataset([faces[n] for n in names], p)
     got = evaluate_model(model, ds, split='test', progress=False, bs=8)
     assert list(got.names) == names

@@ -1,11 +1,24 @@
+import json
 import pytest
-from saat_nb.core import get_preset, data_root, PRESETS
+from saat_nb.core import get_preset, data_root, PRESETS, Preset
 
 def test_presets_named_and_overridable():
     assert set(PRESETS) == {'smoke', 'cpu', 'paper'}
     assert get_preset('cpu', steps=3).steps == 3
     with pytest.raises(KeyError): get_preset('huge')
     with pytest.raises(TypeError): get_preset('cpu', not_a_field=1)
+
+def test_preset_from_dict_inverts_to_dict():
+    "Preset.from_dict(to_dict()) is the preset again, also after JSON (deviations come back a tuple); get_preset takes the dict too."
+    for name in PRESETS:
+        p = get_preset(name, steps=11, n_valid=3)
+        d = json.loads(json.dumps(p.to_dict()))
+        assert isinstance(d['deviations'], list) and Preset.from_dict(d) == p and get_preset(d) == p
+        assert isinstance(Preset.from_dict(d).deviations, tuple) and get_preset(d, steps=2).steps == 2
+    d = PRESETS['smoke'].to_dict()
+    with pytest.raises(TypeError, match=r"unknown field\(s\) \['depth'\]"): Preset.from_dict({**d, 'depth': 3})
+    with pytest.raises(TypeError, match=r"missing field\(s\) \['steps'\]"): Preset.from_dict({k: v for k, v in d.items() if k != 'steps'})
+    with pytest.raises(TypeError, match='dict'): Preset.from_dict('smoke')
 
 def test_paper_preset_is_the_papers():
     p = get_preset('paper')

@@ -160,3 +160,29 @@ def test_kernels_run_without_tcp_warning(tmp_path, capfd):
     execute(nb, tmp_path / 'out.ipynb', {'x': 41})
     out = capfd.readouterr()
     assert '42' in (tmp_path / 'out.ipynb').read_text() and 'without encryption' not in out.err + out.out
+
+def test_whole_preset_crosses_papermill(data_dir, tmp_path):
+    """reproduce(get_preset('smoke', steps=4)): the run notebook trains 4 steps, not the named preset's 6, and run.json,
+    results.json/results.md and the stage hash say what was trained; the named preset on that folder is refused."""
+    from saat_nb.core import get_preset, Preset, PRESETS
+    from saat_nb.train import read_log, RunBroken, ablation_config
+    from saat_nb.reproduce import eval_nb_hash, preset_param
+    p = get_preset('smoke', steps=4)
+    assert p.steps != PRESETS['smoke'].steps
+    with contextlib.redirect_stdout(io.StringIO()) as buf: res = reproduce(p, data_dir, tmp_path, [0], ['saat'])
+    root = tmp_path / 'smoke'; d = root / 'saat_s0'
+    info = json.loads((d / 'run.json').read_text())
+    assert Preset.from_dict(info['config']['preset']) == p and info['config']['ablation'] == ablation_config(p)
+    assert len(read_log(d)['step']) == 4 and int(read_log(d)['step'][-1]) == 4   # log.csv: one row a step
+    nb = json.loads((d / 'saat_s0.ipynb').read_text())     # the executed 06_train: its injected cell holds the whole preset
+    injected = ''.join(''.join(c['source']) for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', []))
+    assert '"steps": 4' in injected and '"n_valid": 8' in injected, injected
+    assert res['preset'] == preset_param(p) == json.loads((root / 'results.json').read_text())['preset']
+    md = (root / 'results.md').read_text()
+    assert '64 px, width 32, 4 steps' in md and "reproduce(get_preset('smoke', steps=4)" in md, md[:1500]
+    assert "steps=4" in buf.getvalue()
+    pair = {'saat_s0': d}
+    assert eval_nb_hash(p, pair, 0) != eval_nb_hash(PRESETS['smoke'], pair, 0) == eval_nb_hash(get_preset('smoke', amp=True), pair, 0)
+    with pytest.raises(RunBroken, match='saat_s0: steps 4 trained vs 6 asked'):
+        reproduce('smoke', data_dir, tmp_path, [0], ['saat', 'figures'])
+    assert len(read_log(d)['step']) == 4

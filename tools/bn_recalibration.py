@@ -11,8 +11,7 @@ one trained on realistic images barely changes. Writes a markdown table with the
 import argparse, shlex, sys, time
 from pathlib import Path
 import torch
-from saat_nb.core import data_root, machine_info, set_seed
-from saat_nb.explorer import preset_from_dict
+from saat_nb.core import Preset, data_root, machine_info, set_seed
 from saat_nb.data import find_faces, LandmarkDataset
 from saat_nb.evaluate import evaluate_model
 from saat_nb.predict import load_detector
@@ -37,7 +36,7 @@ def main(argv=None):
     for run in map(Path, a.runs):
         ck = run / 'detector.pth' if (run / 'detector.pth').is_file() else run / 'final.pth'
         model, c = load_detector(ck)
-        P = preset_from_dict(c['preset'])   # as trained
+        P = Preset.from_dict(c['preset'])   # as trained
         afw = LandmarkDataset(find_faces(root, 'afw'), P)
         before = 100 * evaluate_model(model, afw, split='test', progress=False, bs=P.bs).nme.mean()
         set_seed(0)

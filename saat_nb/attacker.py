@@ -61,6 +61,10 @@ class Attacker(nn.Module):
         parts = [img]
         if self.use_s:
             if S is None: raise ValueError("Attacker(use_s=True) needs the structure map S (B,1,H,W); pass S or build it with use_s=False")
+            if tuple(S.shape) != (B, 1, H, W):
+                hint = " (heatmaps? pass structure_map(heatmaps))" if S.dim() == 4 and S.shape[1] > 1 else ""
+                raise ValueError(f"Attacker: S must be the structure map (B,1,H,W) = {(B, 1, H, W)} of images {tuple(img.shape)}, "
+                                 f"got {tuple(S.shape)}{hint}")
             parts.append(S)
         if self.noise_ch:
             parts.append(torch.randn(B, self.noise_ch, H, W, device=img.device, dtype=img.dtype) if z is None else z)

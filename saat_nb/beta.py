@@ -32,6 +32,9 @@ def ssim(a, b, window: int = 11, sigma: float = 1.5, data_range: float = 1.0, K1
         raise ValueError(f"ssim: expected two (B,C,H,W) tensors of one shape, got {tuple(a.shape)} and {tuple(b.shape)}")
     if min(a.shape[-2:]) < window:
         raise ValueError(f"ssim: images {tuple(a.shape[-2:])} are smaller than the {window}-px window")
+    if not (a.is_floating_point() and b.is_floating_point()):   # uint8 0..255 with data_range=1 would give a wrong SSIM
+        raise TypeError(f"ssim: expected float images in [0, data_range] (data_range={data_range}), got {a.dtype} and {b.dtype}; "
+                        f"convert first, e.g. ssim(a.float() / 255, b.float() / 255)")
     a, b = a.float(), b.float()
     g = _gauss_window(window, sigma, a.dtype, a.device)
     mu_a, mu_b = _blur_valid(a, g), _blur_valid(b, g)

@@ -20,8 +20,8 @@ __all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTS
            'face_box', 'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params', 'jitter_colour',
            'occlusion_rect', 'occlusion_noise', 'occlude', 'augment_face', 'render_heatmaps', 'load_face',
            'face_region', 'region_side', 'LandmarkDataset', 'occlusion_side', 'augment_inputs', 'warp_batch',
-           'jitter_batch', 'occlude_batch', 'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'EpochDL', 'face_dataset',
-           'face_dataloaders']
+           'jitter_batch', 'occlude_batch', 'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'EpochDL', 'cap_faces',
+           'face_dataset', 'face_dataloaders']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -612,8 +612,8 @@ class EpochDL(TfmdDL):
         self.dataset.set_epoch(self.epoch_count)
     def create_item(self, s): return self.dataset.item(s, heatmaps=False)
 
-def _cap(faces, n, seed):
-    "A seeded random subset of `n` faces (all when n is None), kept in sorted order."
+def cap_faces(faces, n, seed):
+    "A seeded random subset of `n` faces (all when n is None), kept in sorted order (the same `n`, `seed` -> the same faces)."
     if n is None or n >= len(faces): return faces
     keep = np.sort(np.random.default_rng(seed).permutation(len(faces))[:n])
     return [faces[i] for i in keep]
@@ -623,7 +623,7 @@ def face_dataset(root=None, preset='smoke', split: str = 'test', protocol: str =
     "The `split` of `protocol` as a `LandmarkDataset` (augmented only for 'train'), capped at `n` faces."
     items = split_items(root, protocol)
     if split not in items: raise KeyError(f"protocol {protocol!r} has splits {sorted(items)}, not {split!r}")
-    return LandmarkDataset(_cap(items[split], n, seed), preset, train=split == 'train', seed=seed, cache=cache)
+    return LandmarkDataset(cap_faces(items[split], n, seed), preset, train=split == 'train', seed=seed, cache=cache)
 
 def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: int = 0, device=None) -> DataLoaders:
     "fastai `DataLoaders`: train (seeded shuffle, drop_last, augmented on the device) and the protocol's validation split."

@@ -14,8 +14,8 @@ import torch
 __all__ = ['OUTER_EYES', 'EYES', 'THRESHOLDS', 'SPLIT_NAMES', 'PAPER_NME', 'PAPER_SPLITS', 'CORRUPTIONS', 'nme', 'failure_rate',
            'ced', 'auc', 'summarize', 'Results', 'results_from_points', 'concat_results', 'save_results',
            'load_results', 'metrics_table', 'evaluate_model', 'run_info', 'pair_runs', 'runs_label', 'save_figure',
-           'plot_ced', 'common_splits', 'plot_per_sample_nme', 'plot_hardest', 'run_results', 'results_table',
-           'corrupt', 'CorruptedDataset', 'robustness_report', 'robustness_table', 'plot_robustness',
+           'plot_ced', 'common_splits', 'plot_per_sample_nme', 'plot_hardest', 'markdown_table', 'run_results',
+           'results_table', 'corrupt', 'CorruptedDataset', 'robustness_report', 'robustness_table', 'plot_robustness',
            'plot_adversarial_gallery']
 
 # %% ../nbs/07_evaluate.ipynb #69a663d1
@@ -311,8 +311,8 @@ PAPER_NME = {   # NME % (inter-ocular), paper Table 1 (300W) and Table 5 (masked
 }
 PAPER_SPLITS = ('challenging', 'common', 'full')
 
-def _markdown(rows: list[dict]) -> str:
-    "A list of flat dicts -> a markdown table (floats with 2 decimals, missing cells blank)."
+def markdown_table(rows: list[dict]) -> str:
+    "A list of flat dicts -> a markdown table (columns in order of first appearance, floats with 2 decimals, missing cells blank)."
     cols = list(dict.fromkeys(k for r in rows for k in r))
     fmt = lambda v: '' if v is None else f'{v:.2f}' if isinstance(v, float) else str(v)
     lines = ['| ' + ' | '.join(cols) + ' |', '|' + '---|' * len(cols)]
@@ -343,7 +343,7 @@ def results_table(runs: dict, paper_rows: dict, table: str = '300W', protocol: s
                'steps': info.get('steps'), 'machine': machine or meta.get('machine', info.get('machine')), 'paper row': paper}
         if paper is not None: row.update({f'paper {s} NME%': v for s, v in zip(PAPER_SPLITS, PAPER_NME[table][paper])})
         rows.append(row)
-    return _markdown(rows), _jsonable(rows)
+    return markdown_table(rows), _jsonable(rows)
 
 # %% ../nbs/07_evaluate.ipynb #823d69ce
 CORRUPTIONS = {'brightness': (0.7, 0.5, 0.3), 'contrast': (0.6, 0.4, 0.2), 'blur': (0.5, 1., 2.),

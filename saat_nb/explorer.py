@@ -13,7 +13,7 @@ import torch
 from .core import Preset, get_preset, set_seed, data_root
 from .data import find_faces, present_subsets, LandmarkDataset
 from .hourglass import HourglassNet, decode_heatmaps
-from .predict import read_checkpoint
+from .checkpoint import read_checkpoint
 from .attacker import structure_map, semantic_mask, Attacker, adversarial_example
 from .losses import fool_loss, reconstruction_loss
 from .beta import ssim, beta_weight, adaptive_loss

@@ -11,10 +11,10 @@ import torch.nn.functional as F
 __all__ = ['heatmap_mse', 'fool_loss', 'attacker_gan_loss', 'discriminator_loss', 'reconstruction_loss', 'attacker_total_loss']
 
 # %% ../nbs/04_losses.ipynb #09ec0321
-def _as_stacks(preds) -> list:
-    "A tensor `(B,68,H,W)` or a list/tuple of them -> a non-empty list of `(B,68,H,W)`."
+def _as_stacks(preds, who: str = 'heatmap_mse') -> list:
+    "A tensor `(B,68,H,W)` or a list/tuple of them -> a non-empty list of `(B,68,H,W)`; errors name the caller `who`."
     stacks = list(preds) if isinstance(preds, (list, tuple)) else [preds]
-    if not stacks: raise ValueError("heatmap_mse: `preds` is an empty list; expected one (B,68,H,W) tensor per stack")
+    if not stacks: raise ValueError(f"{who}: `preds` is an empty list; expected one (B,68,H,W) tensor per stack")
     return stacks
 
 def _rows(x):
@@ -39,10 +39,10 @@ class _WeightedMSE(torch.autograd.Function):
         scale = (g.float() * (2 / wd[0].numel())).view(-1, *([1] * (wd.dim() - 1)))
         return (wd * scale).to(ctx.pred_dtype), None, None
 
-def _per_sample_mse(pred, target, fg_weight=0.):
-    "(B,68,H,W), (B,68,H,W) -> (B,) fp32: mean over landmarks and pixels of (1 + fg_weight*target)*(pred-target)^2."
+def _per_sample_mse(pred, target, fg_weight=0., who: str = 'heatmap_mse'):
+    "(B,68,H,W), (B,68,H,W) -> (B,) fp32: mean over landmarks and pixels of (1 + fg_weight*target)*(pred-target)^2; errors name `who`."
     if pred.shape != target.shape:
-        raise ValueError(f"heatmap_mse: prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
+        raise ValueError(f"{who}: prediction shape {tuple(pred.shape)} != target shape {tuple(target.shape)}")
     if target.requires_grad and torch.is_grad_enabled():   # the fused form has no gradient for the target: compose
         err = (pred.float() - target.float()) ** 2
         return (err * (1 + fg_weight * target.float()) if fg_weight else err).flatten(1).mean(1)
@@ -58,7 +58,7 @@ def heatmap_mse(preds, target, fg_weight: float = 0., reduction: str = 'mean'):
 def fool_loss(preds_adv, target, lam: float = 0.1, fg_weight: float = 0., eps: float = 1e-8):
     "L_F (eq. 3), per sample then mean: last stack of `preds_adv` `(B,68,H,W)` vs target -> scalar."
     if lam < 0: raise ValueError(f"fool_loss: lam must be >= 0, got {lam}")
-    mse = _per_sample_mse(_as_stacks(preds_adv)[-1], target, fg_weight)
+    mse = _per_sample_mse(_as_stacks(preds_adv, 'fool_loss')[-1], target, fg_weight, 'fool_loss')
     return (1 / (mse + lam).clamp_min(eps)).mean()
 
 # %% ../nbs/04_losses.ipynb #ab5f3326

@@ -14,9 +14,9 @@ from .core import save_atomic, device_amp, AmpPlan
 from .hourglass import HourglassNet, predict_landmarks, inference_copy
 
 # %% auto #0
-__all__ = ['BOX_LIMIT', 'BOX_REL', 'CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'NO_BOX', 'HELP_EPILOG', 'read_image_file',
-           'read_image', 'input_matrix', 'read_checkpoint', 'load_detector', 'export_detector', 'Predictor',
-           'draw_landmarks', 'format_points', 'main']
+__all__ = ['BOX_LIMIT', 'BOX_REL', 'NO_BOX', 'HELP_EPILOG', 'read_image_file', 'read_image', 'input_matrix', 'Predictor',
+           'draw_landmarks', 'format_points', 'main', 'CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'read_checkpoint',
+           'load_detector', 'export_detector']
 
 # %% ../nbs/08_predict.ipynb #893f8df0
 def _to_rgb(a, name: str = 'image array') -> np.ndarray:
@@ -90,57 +90,8 @@ def input_matrix(shape, size: int, box=None) -> np.ndarray:
     return crop_matrix((x0, y0, x1, y1), size)
 
 # %% ../nbs/08_predict.ipynb #3d5559e8
-CKPT_FORMAT = 'saat_nb/1'
-CKPT_ADVICE = "delete the file, or retrain (saat-reproduce --retrain), or re-export with predict.export_detector"
-
-def _state_mismatch(model: torch.nn.Module, sd: dict) -> str:
-    "'' when `sd` fits `model` exactly, else a short description of missing, unexpected and mis-shaped tensors."
-    own = model.state_dict()
-    miss, extra = sorted(own.keys() - sd.keys()), sorted(sd.keys() - own.keys())
-    shape = [f"{k}: checkpoint {tuple(sd[k].shape)} vs model {tuple(own[k].shape)}"
-             for k in sorted(own.keys() & sd.keys()) if tuple(sd[k].shape) != tuple(own[k].shape)]
-    parts = [f"{len(v)} {name} (e.g. {', '.join(v[:3])})" for name, v in
-             [('missing', miss), ('unexpected', extra), ('mis-shaped', shape)] if v]
-    return '; '.join(parts)
-
-def _one_line(e: BaseException) -> str:
-    "`Type: message` with the whole message on one line (terminal colour codes and runs of whitespace removed)."
-    msg = ' '.join(re.sub(r'\x1b\[[0-9;]*m', '', str(e)).split())
-    return f"{type(e).__name__}: {msg}" if msg else type(e).__name__
-
-def read_checkpoint(path) -> dict:
-    "`torch.load(path, weights_only=True)` of a saat_nb checkpoint -> its dict; clear errors naming `path`."
-    p = Path(path)
-    if not p.is_file(): raise FileNotFoundError(f"checkpoint {str(p)!r} does not exist")
-    try: ck = torch.load(p, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"{p} ({p.stat().st_size:,} bytes) is not a loadable torch checkpoint: {CKPT_ADVICE}. "
-                         f"Cause: {_one_line(e)}") from None
-    if not isinstance(ck, dict): raise ValueError(f"{p}: not a saat_nb checkpoint (a {type(ck).__name__}, not a dict)")
-    return ck
-
-def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
-    "Rebuild the detector of a saat_nb checkpoint -> (model in eval mode, checkpoint dict); clear errors naming `path`."
-    p = Path(path); ck = read_checkpoint(p)
-    miss = [k for k in ('arch', 'detector') if k not in ck]
-    if miss: raise ValueError(f"{p}: not a saat_nb checkpoint, missing key(s) {miss} (has {sorted(ck)[:8]})")
-    if ck.get('format', CKPT_FORMAT) != CKPT_FORMAT: raise ValueError(f"{p}: checkpoint format {ck['format']!r}, expected {CKPT_FORMAT!r}")
-    try: model = HourglassNet(**ck['arch'])
-    except Exception as e: raise ValueError(f"{p}: cannot rebuild HourglassNet(**{ck['arch']!r}): {_one_line(e)}") from None
-    bad = _state_mismatch(model, ck['detector'])
-    if bad: raise ValueError(f"{p}: detector weights do not fit HourglassNet(**{ck['arch']}): {bad}")
-    model.load_state_dict(ck['detector'])
-    return model.to(device or 'cpu').eval(), ck
-
-DETECTOR_KEYS = ('format', 'arch', 'preset', 'step', 'detector', 'meta')
-
-def export_detector(path, dst=None) -> Path:
-    "A training checkpoint -> its detector alone (`DETECTOR_KEYS`, fp32, ~8 MB at the cpu preset) at `dst` (default: `detector.pth` beside it)."
-    p = Path(path)
-    dst = Path(dst) if dst is not None else p.with_name('detector.pth')
-    dst.with_name(dst.name + '.tmp').unlink(missing_ok=True)        # stale, from a write of an older version that was killed
-    _, ck = load_detector(p)
-    return save_atomic({k: ck[k] for k in DETECTOR_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, dst)
+from .checkpoint import CKPT_FORMAT, CKPT_ADVICE, DETECTOR_KEYS, one_line, read_checkpoint, load_detector, export_detector
+_all_ = ['CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'read_checkpoint', 'load_detector', 'export_detector']
 
 # %% ../nbs/08_predict.ipynb #dc6c8942
 class Predictor:
@@ -240,7 +191,7 @@ def main(argv=None) -> int:
         pts = Predictor.from_checkpoint(a.checkpoint, method=a.method).landmarks(img, a.box, a.flip)
         if a.out:
             try: draw_landmarks(img, pts).save(a.out)
-            except (OSError, ValueError) as e: raise ValueError(f"cannot write {a.out} ({_one_line(e)})") from None
+            except (OSError, ValueError) as e: raise ValueError(f"cannot write {a.out} ({one_line(e)})") from None
     except (FileNotFoundError, ValueError) as e:
         say(f"error: {e}"); return 2
     if a.box is None: say(NO_BOX)

@@ -9,9 +9,9 @@ import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, 
 from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, PRESETS, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
-from .data import find_faces, LandmarkDataset, _cap, SPLITS, check_splits, DatasetError
+from .data import find_faces, LandmarkDataset, cap_faces, SPLITS, check_splits, DatasetError
 from .train import run_name, run_state, RunBroken, train_run, EVAL_SPLITS, MACHINERY
-from .predict import export_detector
+from .checkpoint import export_detector
 
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN',
@@ -300,7 +300,7 @@ def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, ke
 # %% ../nbs/10_reproduce.ipynb #b1a6270f
 def eval_faces(data, p: Preset, split: str, seed: int) -> list:
     "The faces `train_run` evaluated for `split` ('valid'|'test') and `seed` (same cap, same order)."
-    return _cap(find_faces(data, EVAL_SUBSETS[split]), p.n_valid, seed)
+    return cap_faces(find_faces(data, EVAL_SUBSETS[split]), p.n_valid, seed)
 
 def masked_copy(data: Path, dst: Path, p: Preset, seeds, mask_seed: int = 0) -> Path:
     "A masked copy (300W layout) of the evaluation faces of every seed under `dst`; kept while it holds all of them."
@@ -330,7 +330,7 @@ def _eval_dataset(data: Path, masked: Path, p: Preset, split: str, seed: int):
 def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, splits=(*MASKED_SPLITS, 'robustness'), model=None):
     "Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW), writing the results files."
     import torch
-    from saat_nb.predict import load_detector
+    from saat_nb.checkpoint import load_detector
     from saat_nb.evaluate import evaluate_model, save_results, robustness_report
     from saat_nb.train import run_weights
     d = Path(run_dir)
@@ -356,7 +356,7 @@ def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, ca
     kept when they match (same faces, mean NME within `NME_TOLERANCE`), rewritten when not -> what happened, in words.
     `cache` (the output folder's `.verified.json`) remembers runs already checked against the same files."""
     import torch
-    from saat_nb.predict import load_detector
+    from saat_nb.checkpoint import load_detector
     from saat_nb.evaluate import evaluate_model, load_results, save_results
     from saat_nb.train import run_weights
     d = Path(run_dir); w = run_weights(d); splits = (*EVAL_SPLITS, *MASKED_SPLITS)
@@ -606,8 +606,8 @@ def ablation_verdict(abl: list, main: dict) -> str:
     return ' '.join(parts) + ' In the paper every row is worse than full SAAT (Tables 6 and 7).'
 
 def _table(rows: list[dict]) -> str:
-    from saat_nb.evaluate import _markdown
-    return _markdown(rows) if rows else '(no runs)'
+    from saat_nb.evaluate import markdown_table
+    return markdown_table(rows) if rows else '(no runs)'
 
 def _what_would_change(main: dict) -> list:
     "Lines for results.md when some subset's gain is within the seed spread: what we think would settle it (no numbers)."

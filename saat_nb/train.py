@@ -25,7 +25,7 @@ from .attacker import structure_map, semantic_mask, Attacker, adversarial_exampl
 from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
 from .beta import ssim, beta_weight, adaptive_loss
 from .evaluate import nme, evaluate_model, save_results
-from .predict import read_checkpoint, CKPT_FORMAT
+from .checkpoint import read_checkpoint, CKPT_FORMAT
 
 # %% auto #0
 __all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'MACHINERY',
@@ -671,7 +671,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
             check_splits(root, 'cross', st.todo if st.state == 'evaluating' else ('train', *EVAL_SPLITS)).raise_if_bad()
         if st.state == 'evaluating':
             if not main_proc: return out
-            from saat_nb.predict import load_detector
+            from saat_nb.checkpoint import load_detector
             model, ck = load_detector(st.weights)
             print(f"train_run: {out} is trained; evaluating {', '.join(st.todo)} with {st.weights.name}")
             _evaluate_splits(model, out, p, root, seed, st.todo, {**meta, 'step': int(ck['step'])}, progress)

@@ -63,6 +63,11 @@ def test_with_and_without_s():
     with pytest.raises(ValueError, match='structure map'): A1(img)
     with pytest.raises(ValueError, match='structure map'): Discriminator(64, 4)(img)
     with pytest.raises(ValueError, match='divisible'): A1(torch.rand(1, 3, 48, 48), torch.rand(1, 1, 48, 48))
+    hm = hm_batch(3, 64)
+    with pytest.raises(ValueError, match=r'pass structure_map\(heatmaps\)'): A1(img, hm)          # (B,68,H,W), not S
+    with pytest.raises(ValueError, match=r'\(3, 1, 64, 64\).*got \(3, 1, 32, 32\)'): A1(img, S[..., :32, :32])
+    with pytest.raises(ValueError, match=r'got \(2, 1, 64, 64\)'): A1(img, S[:2])
+    with pytest.raises(ValueError, match=r'got \(3, 64, 64\)'): A1(img, S[:, 0])
     with pytest.raises(ValueError): Attacker(64, 4, kernel=3)
     with pytest.raises(ValueError): Discriminator(64, 4, kind='wgan')
 

@@ -57,6 +57,15 @@ def test_ssim_bad_input():
     with pytest.raises(ValueError, match='window'): ssim(torch.rand(1, 3, 8, 8), torch.rand(1, 3, 8, 8))
 
 
+def test_ssim_refuses_integer_images():
+    "uint8 images (0..255) are refused, not read as if data_range were 1 (that gives an SSIM near 1 for any pair)."
+    x = torch.rand(1, 3, 20, 20); y = torch.rand(1, 3, 20, 20)
+    xu, yu = (x * 255).to(torch.uint8), (y * 255).to(torch.uint8)
+    for a, b in ((xu, yu), (x, yu), (xu.long(), y)):
+        with pytest.raises(TypeError, match=r'ssim: expected float images.*/ 255'): ssim(a, b)
+    assert torch.allclose(ssim(xu.float() / 255, yu.float() / 255), ssim(x, y), atol=0.02)   # the advised conversion
+
+
 def test_beta_weight():
     s = torch.linspace(-1, 1, 401)
     b = beta_weight(s)

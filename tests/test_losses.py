@@ -52,6 +52,15 @@ def test_fool_loss_hand_values(pt):
     assert fool_loss(p, t, lam=0.1, fg_weight=1.).item() == pytest.approx(1 / 0.725, rel=1e-6)  # target 0 -> no weight
 
 
+def test_loss_errors_name_the_called_function(pt):
+    "A bad input to fool_loss (or attacker_total_loss, through it) says fool_loss, not its helper's heatmap_mse."
+    p, t = pt
+    for bad in ([], p[:, :1]):
+        with pytest.raises(ValueError, match=r'^fool_loss: '): fool_loss(bad, t)
+        with pytest.raises(ValueError, match=r'^heatmap_mse: '): heatmap_mse(bad, t)
+    with pytest.raises(ValueError, match=r'^fool_loss: '): attacker_total_loss(p[:, :1], t, use_gan=False, use_rec=False)
+
+
 def test_fool_loss_lambda_zero(pt):
     p, t = pt
     assert fool_loss(p, t, lam=0.).item() == pytest.approx(1 / 0.625, rel=1e-6)

@@ -45,14 +45,14 @@ def main():
                      'fp32 wall s': w32, 'bf16 wall s': w16, 'speed-up': (w32 / w16) if w16 and w32 else None})
     sys.path.insert(0, str(REPO))
     from saat_nb.core import machine_info
-    from saat_nb.evaluate import _markdown
+    from saat_nb.evaluate import markdown_table
     plan = json.loads((out / f'saat_s{a.seed}' / 'run.json').read_text())['config']['preset']
     lines = ['# Pilot: bf16 autocast + channels_last against fp32 (cpu preset, same seed, same steps)', '',
              f"`python tools/pilot_amp.py --data {a.data} --seed {a.seed}` · {time.strftime('%Y-%m-%d')} · {time.time() - t0:.0f} s · "
              f"machine: {machine_info()} · two runs side by side, 1 thread each (load average at the end {os.getloadavg()[0]:.1f})", '',
              f"bf16 runs: `{out.name}/baseline_s{a.seed}`, `{out.name}/saat_s{a.seed}` (preset amp={plan['amp']}, channels_last={plan['channels_last']}); "
              f"fp32 runs: the committed `{ref.name}/baseline_s{a.seed}`, `{ref.name}/saat_s{a.seed}` (trained on the same machine kind, 1 thread each, "
-             "two at a time). Only helen/testset (validation) decides; AFW is shown beside it.", '', _markdown(rows), '',
+             "two at a time). Only helen/testset (validation) decides; AFW is shown beside it.", '', markdown_table(rows), '',
              '**Verdict.** ' + ' '.join(f"{r['run']}: bf16 − fp32 = {r['Δ helen']:+.2f} NME points on helen/testset, "
                                         f"{'within' if r['within spread'] else 'beyond'} the fp32 seed spread ({r[f'fp32 seed spread (seeds {seeds})']:.2f})."
                                         for r in rows), '']

@@ -155,7 +155,8 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
 def _train_kwargs(params: dict) -> dict:
     "06_train's parameters (SAAT, SEED, BETA, ...) -> `train_run` keywords."
     kw = dict(saat=bool(params['SAAT']), seed=int(params['SEED']))
-    kw.update({a: params[k] for k, a in (('BETA', 'beta'), ('LAM', 'lam'), ('USE_S', 'use_s'), ('USE_LR', 'use_lr'), ('USE_D', 'use_d'))
+    kw.update({a: params[k] for k, a in (('BETA', 'beta'), ('LAM', 'lam'), ('USE_S', 'use_s'), ('USE_LR', 'use_lr'), ('USE_D', 'use_d'),
+                                                       ('ADV_BN', 'adv_bn'))
                if k in params})
     return kw
 

@@ -186,3 +186,17 @@ def test_whole_preset_crosses_papermill(data_dir, tmp_path):
     with pytest.raises(RunBroken, match='saat_s0: steps 4 trained vs 6 asked'):
         reproduce('smoke', data_dir, tmp_path, [0], ['saat', 'figures'])
     assert len(read_log(d)['step']) == 4
+
+
+def test_every_ablation_switch_crosses_into_06():
+    "Each of 06_train's ablation parameters maps to a train_run keyword, adv_bn included, and none is dropped."
+    import nbformat
+    from saat_nb.reproduce import _train_kwargs
+    from saat_nb.train import ABLATION_DEFAULTS
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / 'nbs' / '06_train.ipynb', as_version=4)
+    cell = next(c for c in nb.cells if 'parameters' in c.metadata.get('tags', []))
+    names = [l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.startswith('#')]
+    params = {n: object() for n in names if n not in ('PRESET', 'DATA', 'OUT', 'SEED', 'SAAT', 'ORDER')}
+    kw = _train_kwargs({'SAAT': True, 'SEED': 0, **params})
+    assert set(kw) - {'saat', 'seed'} == set(ABLATION_DEFAULTS), (sorted(params), sorted(kw))
+    assert _train_kwargs({'SAAT': True, 'SEED': 1, 'ADV_BN': 'keep'})['adv_bn'] == 'keep'

@@ -28,13 +28,13 @@ from .evaluate import nme, evaluate_model, save_results
 from .checkpoint import read_checkpoint, CKPT_FORMAT
 
 # %% auto #0
-__all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS', 'MACHINERY',
-           'step_items', 'PassView', 'StepDL', 'step_dataloader', 'DetectorLoss', 'NMEMetric', 'segment_seed',
-           'StepSchedule', 'LRDecay', 'ablation_config', 'kept_buffers', 'still_bn_stats', 'frozen', 'unwrap',
-           'allreduce_grads', 'AdvBatch', 'SAATCallback', 'Autocast', 'make_learner', 'saat_parts', 'rng_state',
-           'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint', 'RunLog',
-           'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps', 'run_name',
-           'train_run', 'read_log', 'plot_log', 'main']
+__all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN_MODES', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS',
+           'MACHINERY', 'step_items', 'PassView', 'StepDL', 'step_dataloader', 'DetectorLoss', 'NMEMetric',
+           'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config', 'kept_buffers', 'still_bn_stats', 'frozen',
+           'unwrap', 'allreduce_grads', 'AdvBatch', 'SAATCallback', 'Autocast', 'make_learner', 'saat_parts',
+           'rng_state', 'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint',
+           'RunLog', 'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps',
+           'run_name', 'train_run', 'read_log', 'plot_log', 'main']
 
 # %% ../nbs/06_train.ipynb #135f4d0e
 def step_items(n_items: int, bs: int, seed: int, start: int, n_steps: int) -> list:
@@ -141,7 +141,7 @@ class LRDecay(Callback):
 # %% ../nbs/06_train.ipynb #d92b2f90
 ABLATION_DEFAULTS = dict(beta=None, lam=None, use_s=True, use_lr=True, use_d=True, adv_bn='update')
 ABLATION_ADDED = dict(adv_bn='update')   # switches added after runs were committed, with the value those runs had
-ADV_BN = ('update', 'keep')
+ADV_BN_MODES = ('update', 'keep')   # not ADV_BN: that is the parameters cell's switch
 
 def ablation_config(preset: Preset, **ablation) -> dict:
     "The ablation switches with defaults filled in (`lam` = preset.lam); raises on unknown or bad values."
@@ -152,7 +152,7 @@ def ablation_config(preset: Preset, **ablation) -> dict:
     if ab['beta'] is not None and not 0 <= float(ab['beta']) <= 1:
         raise ValueError(f"ablation beta must be None (adaptive) or a float in [0, 1], got {ab['beta']!r}")
     if float(ab['lam']) < 0: raise ValueError(f"ablation lam must be >= 0, got {ab['lam']!r}")
-    if ab['adv_bn'] not in ADV_BN: raise ValueError(f"ablation adv_bn must be one of {ADV_BN}, got {ab['adv_bn']!r}")
+    if ab['adv_bn'] not in ADV_BN_MODES: raise ValueError(f"ablation adv_bn must be one of {ADV_BN_MODES}, got {ab['adv_bn']!r}")
     conv = lambda k, v: bool(v) if k.startswith('use_') else v if k == 'adv_bn' else (None if v is None else float(v))
     return {k: conv(k, v) for k, v in ab.items()}
 
@@ -243,7 +243,7 @@ class SAATCallback(Callback):
                  lam: float = 0.1, use_s: bool = True, use_lr: bool = True, use_d: bool = True, order: str = 'paper',
                  adv_bn: str = 'update'):
         if order not in ('paper', 'shared'): raise ValueError(f"SAATCallback order must be 'paper' or 'shared', got {order!r}")
-        if adv_bn not in ADV_BN: raise ValueError(f"SAATCallback adv_bn must be one of {ADV_BN}, got {adv_bn!r}")
+        if adv_bn not in ADV_BN_MODES: raise ValueError(f"SAATCallback adv_bn must be one of {ADV_BN_MODES}, got {adv_bn!r}")
         if use_d and discriminator is None: raise ValueError("SAATCallback(use_d=True) needs a discriminator")
         self.attacker, self.discriminator = attacker, discriminator if use_d else None
         self.p, self.beta, self.lam, self.use_s, self.use_lr, self.use_d, self.update_order, self.adv_bn = \

@@ -584,8 +584,7 @@ def occlude_batch(x, occ, noise):
 def augment_batch(canvas, pts, M, flip, colour, occ, noise, size: int) -> tuple:
     "Collated `augment_inputs` (any device) -> (x (B,3,S,S) float32 in [0,1], points (B,68,2) float32): warp, colour, occlusion."
     B, M = canvas.shape[0], M.double()
-    A, t = M[:, None, :2, :2], M[:, None, :2, 2]
-    q = pts.double()[..., None, 0] * A[..., 0] + pts.double()[..., None, 1] * A[..., 1] + t    # (B,68,2): A p + t
+    q = pts.double() @ M[:, :2, :2].transpose(1, 2) + M[:, None, :2, 2]          # (B,68,2): A p + t, as apply_matrix
     q = torch.where(flip.view(B, 1, 1), q[:, torch.as_tensor(FLIP_PERM, device=q.device)], q).float()
     x = occlude_batch(jitter_batch(warp_batch(canvas, M, size), colour), occ, noise)
     return x.div_(255), q

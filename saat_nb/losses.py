@@ -19,8 +19,7 @@ def _as_stacks(preds, who: str = 'heatmap_mse') -> list:
 
 def _rows(x):
     "(B,C,H,W) -> (B, C·H·W) in memory order: a view for NCHW and NHWC (channels_last) tensors, a copy otherwise."
-    if x.is_contiguous(): return x.reshape(x.shape[0], -1)
-    if x.dim() == 4 and x.is_contiguous(memory_format=torch.channels_last): return x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)
+    if x.dim() == 4 and not x.is_contiguous() and x.is_contiguous(memory_format=torch.channels_last): x = x.permute(0, 2, 3, 1)
     return x.reshape(x.shape[0], -1)
 
 class _WeightedMSE(torch.autograd.Function):
@@ -32,7 +31,9 @@ class _WeightedMSE(torch.autograd.Function):
         if d.dtype != torch.float32: d = d.float()
         wd = torch.addcmul(d, target, d, value=fg_weight) if fg_weight else d     # (1 + fg·t)·d in one pass
         ctx.save_for_backward(wd); ctx.pred_dtype = pred.dtype
-        return torch.linalg.vecdot(_rows(wd), _rows(d)) / d[0].numel()          # Σ w·d² per sample, one pass
+        same = wd.stride() == d.stride()                  # rows in one memory order (else pair them elementwise)
+        per = torch.linalg.vecdot(_rows(wd), _rows(d)) if same else (wd * d).flatten(1).sum(1)   # Σ w·d² per sample
+        return per / d[0].numel()
     @staticmethod
     def backward(ctx, g):
         wd, = ctx.saved_tensors

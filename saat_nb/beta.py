@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from .losses import heatmap_mse
 
 # %% auto #0
-__all__ = ['BETA_MAX', 'ssim', 'beta_weight', 'beta_from_images', 'adaptive_loss']
+__all__ = ['BETA_MAX', 'ssim', 'beta_weight', 'adaptive_loss']
 
 # %% ../nbs/05_beta.ipynb #d9a2d093
 def _gauss_window(window: int, sigma: float, dtype=torch.float32, device=None):
@@ -51,11 +51,6 @@ BETA_MAX = math.log(1.5)
 def beta_weight(s):
     "β = max(0, ln(SSIM + 0.5)) (eq. 9): SSIM (B,) -> (B,), 0 for SSIM <= 0.5, at most ln 1.5."
     return torch.log((torch.as_tensor(s) + 0.5).clamp_min(1.0))
-
-def beta_from_images(img, img_adv, mask, **ssim_kw):
-    "β of each adversarial example, no gradient: (B,3,H,W), (B,3,H,W), mask (B,1,H,W) -> (B,)."
-    with torch.no_grad():
-        return beta_weight(ssim(mask * img, mask * img_adv, **ssim_kw))
 
 # %% ../nbs/05_beta.ipynb #ca505cae
 def adaptive_loss(preds_adv, target, beta, fg_weight: float = 0.):

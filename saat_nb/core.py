@@ -11,9 +11,9 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRESETS', 'Preset', 'get_preset', 'set_seed', 'default_device', 'machine_info', 'cpu_bf16_units', 'AmpPlan',
-           'amp_plan', 'device_amp', 'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked',
-           'FolderLock']
+__all__ = ['IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MACHINERY', 'Preset', 'unwrap', 'get_preset', 'set_seed', 'default_device',
+           'machine_info', 'cpu_bf16_units', 'AmpPlan', 'amp_plan', 'device_amp', 'data_root', 'save_atomic',
+           'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
 @dataclass(frozen=True)
@@ -70,11 +70,15 @@ class Preset:
         return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in d.items()})
 
 # %% ../nbs/00_core.ipynb #889c10e5
+IMPLEMENTATION_DEVIATIONS = (   # what every preset's code does that the paper does not write
+    "L_A in the non-saturating form -log D(I_adv) instead of eq. 4's log(1 - D(I_adv)) (losses.attacker_gan_loss): the usual GAN practice, a gradient while D still wins easily",
+    'I_adv clamped to the valid pixel range [0, 1] (attacker.adversarial_example), which eq. 2 does not write')
+
 PRESETS = {
     'smoke': Preset('smoke', size=64, sigma=1.5, width=32, ngf=16, ndf=16, bs=4, steps=6, n_train=16, n_valid=8,
                     lr_det=1e-3, lr_att=5e-4, lr_dis=5e-4, decay_every=2, fg_weight=19., eval_every=3,
                     deviations=('tiny scale for tests: 64 px, width 32, 6 steps',
-                                'foreground-weighted MSE (w = 1 + 19*target) instead of plain eq. 1')),
+                                'foreground-weighted MSE (w = 1 + 19*target) instead of plain eq. 1', *IMPLEMENTATION_DEVIATIONS)),
     'cpu': Preset('cpu', size=64, sigma=2.0, rot=15., scale=0.15, width=128, ngf=32, ndf=32, bs=16, steps=800,
                   lr_det=1e-3, lr_att=5e-4, lr_dis=5e-4, decay_every=16, fg_weight=19., eval_every=100,
                   amp=True, channels_last=True,
@@ -83,9 +87,15 @@ PRESETS = {
                               'foreground-weighted MSE (w = 1 + 19*target) instead of plain eq. 1: plain MSE stays at the all-zero heatmap at 64 px',
                               'heatmap sigma 2.0 px instead of the paper-scaled ~1.3 px: a pilot (outputs/cpu/pilot_sigma/) left the all-zero plateau far sooner',
                               'learning rates 1e-3 / 5e-4 / 5e-4 instead of 2e-4 / 1e-4 / 1e-4, decay 0.97 every 16 steps instead of every 25k (x0.22 over the 800-step budget)',
-                              'augmentation rotation ±15° and scale ±15% instead of ±30° / ±25%: a pilot (outputs/cpu/pilot_preset/) learnt faster in 800 steps')),
-    'paper': Preset('paper', amp=True, channels_last=True, num_workers=4),
+                              'augmentation rotation ±15° and scale ±15% instead of ±30° / ±25%: a pilot (outputs/cpu/pilot_preset/) learnt faster in 800 steps',
+                              *IMPLEMENTATION_DEVIATIONS)),
+    'paper': Preset('paper', amp=True, channels_last=True, num_workers=4, deviations=IMPLEMENTATION_DEVIATIONS),
 }
+MACHINERY = ('amp', 'channels_last', 'num_workers')   # preset fields that change how a run computes, not what it is
+
+def unwrap(m: torch.nn.Module | None) -> torch.nn.Module | None:
+    "The module inside a DistributedDataParallel wrapper (or `m` itself)."
+    return getattr(m, 'module', m)
 
 def get_preset(name: str | Preset | dict = 'smoke', **overrides) -> Preset:
     "The preset called `name` (or a `Preset` itself, or its `to_dict()`), with any field overridden by keyword."

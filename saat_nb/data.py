@@ -14,14 +14,15 @@ from PIL import Image, ImageEnhance, ImageFile, UnidentifiedImageError
 from .core import Preset, get_preset, data_root, default_device
 
 # %% auto #0
-__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'OCC_SIDES',
-           'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face', 'subset_dir', 'find_faces',
-           'ScanReport', 'present_subsets', 'scan_dataset', 'missing_subsets', 'split_items', 'check_splits', 'main',
-           'face_box', 'crop_matrix', 'apply_matrix', 'warp_image', 'crop_face', 'augment_params', 'jitter_colour',
-           'occlusion_rect', 'occlusion_noise', 'occlude', 'augment_face', 'render_heatmaps', 'load_face',
-           'face_region', 'region_side', 'LandmarkDataset', 'occlusion_side', 'augment_inputs', 'warp_batch',
-           'jitter_batch', 'occlude_batch', 'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'EpochDL', 'cap_faces',
-           'face_dataset', 'face_dataloaders']
+__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'EVAL_SPLITS',
+           'MASKED_SPLITS', 'OCC_SIDES', 'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face',
+           'subset_dir', 'find_faces', 'ScanReport', 'present_subsets', 'scan_dataset', 'split_subset', 'split_label',
+           'missing_subsets', 'split_items', 'check_splits', 'main', 'face_box', 'crop_matrix', 'apply_matrix',
+           'warp_image', 'crop_face', 'augment_params', 'jitter_colour', 'occlusion_rect', 'occlusion_noise', 'occlude',
+           'augment_face', 'render_heatmaps', 'load_face', 'face_region', 'region_side', 'LandmarkDataset',
+           'occlusion_side', 'augment_inputs', 'warp_batch', 'jitter_batch', 'occlude_batch', 'augment_batch',
+           'AddHeatmaps', 'AugmentBatch', 'step_items', 'PassView', 'StepDL', 'EpochDL', 'cap_faces', 'face_dataset',
+           'face_dataloaders', 'to_hwc']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -309,6 +310,18 @@ SPLITS = {
               'full': ['lfpw/testset', 'helen/testset', 'ibug']},
     'cross': {'train': ['helen/trainset'], 'valid': ['helen/testset'], 'test': ['afw']},
 }
+EVAL_SPLITS = ('valid', 'test')                                 # the cross protocol's splits every run is scored on
+MASKED_SPLITS = tuple(f'masked_{s}' for s in EVAL_SPLITS)       # the same faces, masked (01a): 'masked_valid', 'masked_test'
+
+def split_subset(split: str) -> str:
+    "The 300W subset a cross-protocol split reads: 'valid' -> 'helen/testset', 'masked_test' -> 'afw' (its masked copy)."
+    base = split.removeprefix('masked_')
+    if base not in EVAL_SPLITS: raise KeyError(f"split_subset: {split!r} is none of {[*EVAL_SPLITS, *MASKED_SPLITS]}")
+    return SPLITS['cross'][base][0]
+
+def split_label(split: str) -> str:
+    "How tables and figures name a split: 'test' -> 'afw', 'masked_valid' -> 'masked helen/testset'."
+    return ('masked ' if split.startswith('masked_') else '') + split_subset(split)
 
 def missing_subsets(root, protocol: str | None = None) -> list[str]:
     "Subsets that `protocol` (default: all of 300W) needs but `root` lacks."
@@ -602,7 +615,46 @@ class AugmentBatch(AddHeatmaps):
 
 # %% ../nbs/01_data.ipynb #7fa88f89
 from fastai.data.core import DataLoaders, TfmdDL
+from fastai.data.load import DataLoader
+from fastai.torch_core import rank_distrib, num_distrib
+from fasttransform import Pipeline
 
+def step_items(n_items: int, bs: int, seed: int, start: int, n_steps: int) -> list:
+    "Item codes `pass*n_items + index` of steps `start..start+n_steps-1`, flat (`n_steps*bs` ints)."
+    per_pass = n_items // bs
+    if per_pass < 1: raise ValueError(f"step_items: {n_items} training faces cannot fill one batch of {bs}")
+    out, perms = [], {}
+    for k in range(start, start + n_steps):
+        e, j = divmod(k, per_pass)
+        if e not in perms: perms[e] = np.random.default_rng([seed, e]).permutation(n_items)
+        out += (e * n_items + perms[e][j * bs:(j + 1) * bs]).tolist()
+    return out
+
+class PassView(torch.utils.data.Dataset):
+    "Index a `LandmarkDataset` by code `pass*n + i`: item i with the augmentation of pass `pass`."
+    n_inp = 1
+    def __init__(self, ds, heatmaps: bool = True): self.ds, self.heatmaps = ds, heatmaps
+    def __len__(self): return len(self.ds)
+    def __getitem__(self, code):
+        e, i = divmod(int(code), len(self.ds))
+        self.ds.set_epoch(e)
+        return self.ds.item(i, heatmaps=self.heatmaps) if hasattr(self.ds, 'item') else self.ds[i]
+
+class StepDL(DataLoader):
+    "Training batches by global step: `set_steps(start, n)` makes the next pass yield steps start..start+n-1."
+    n_inp = 1
+    def __init__(self, dataset, bs: int, seed: int = 0, heatmaps: bool = True, **kw):
+        super().__init__(PassView(dataset, heatmaps), bs=bs, shuffle=False, drop_last=False, **kw)
+        self.n_items, self.seed, self.start = len(dataset), seed, 0
+        self.set_steps(0, len(dataset) // bs)
+    def set_steps(self, start: int, n_steps: int): self.start, self.n = start, n_steps * self.bs
+    def get_idxs(self):
+        "This rank's share: with W processes, step k's global batch has W·bs faces and rank r takes the r-th bs."
+        W, r = max(num_distrib(), 1), rank_distrib()
+        idx = step_items(self.n_items, self.bs * W, self.seed, self.start, self.n // self.bs)
+        return idx if W == 1 else [i for k in range(0, len(idx), self.bs * W) for i in idx[k + r * self.bs:k + (r + 1) * self.bs]]
+
+# %% ../nbs/01_data.ipynb #8e782403
 class EpochDL(TfmdDL):
     "fastai loader over a `LandmarkDataset`: advances its epoch every pass; augmentation and heatmaps per batch on `device`."
     def before_iter(self):
@@ -625,7 +677,7 @@ def face_dataset(root=None, preset='smoke', split: str = 'test', protocol: str =
     return LandmarkDataset(cap_faces(items[split], n, seed), preset, train=split == 'train', seed=seed, cache=cache)
 
 def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: int = 0, device=None) -> DataLoaders:
-    "fastai `DataLoaders`: train (seeded shuffle, drop_last, augmented on the device) and the protocol's validation split."
+    "fastai `DataLoaders`: train (a `StepDL`: batches by step, seeded, augmented on the device) and the protocol's validation split."
     p = get_preset(preset)
     valid = 'valid' if protocol == 'cross' else 'full'
     tr = face_dataset(root, p, 'train', protocol, seed, p.n_train)
@@ -633,6 +685,13 @@ def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: i
     if p.num_workers: tr.preload(); va.preload()         # forked workers inherit the decoded faces
     device = default_device() if device is None else device
     kw = dict(bs=p.bs, num_workers=p.num_workers, device=device)
-    dl_tr = EpochDL(tr, shuffle=True, drop_last=True, after_batch=tr.batch_tfm(), **kw)
-    dl_tr.rng.seed(seed)
+    dl_tr = StepDL(tr, seed=seed, heatmaps=False, after_batch=Pipeline([tr.batch_tfm()]), **kw)   # AugmentBatch renders them
     return DataLoaders(dl_tr, EpochDL(va, shuffle=False, drop_last=False, after_batch=va.batch_tfm(), **kw))
+
+# %% ../nbs/01_data.ipynb #87861be5
+def to_hwc(img) -> np.ndarray:
+    "(3,H,W) or (1,H,W) tensor, or an (H,W,3) / (H,W) array, uint8 or float -> (H,W,3) or (H,W) float32 in [0,1]."
+    a = img.detach().cpu().float().numpy() if isinstance(img, torch.Tensor) else np.asarray(img)
+    if a.ndim == 3 and a.shape[0] in (1, 3) and a.shape[-1] not in (1, 3): a = a.transpose(1, 2, 0)
+    a = a.astype(np.float32) / (255 if a.dtype == np.uint8 else 1)
+    return np.clip(a.squeeze(-1) if a.ndim == 3 and a.shape[-1] == 1 else a, 0, 1)

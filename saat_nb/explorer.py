@@ -11,22 +11,25 @@ from pathlib import Path
 import numpy as np
 import torch
 from .core import Preset, get_preset, set_seed, data_root
-from .data import find_faces, present_subsets, LandmarkDataset
+from .data import find_faces, present_subsets, LandmarkDataset, EVAL_SPLITS, split_subset
+from .runs import read_run_json
 from .hourglass import HourglassNet, decode_heatmaps
 from .checkpoint import read_checkpoint
-from .attacker import structure_map, semantic_mask, Attacker, adversarial_example
+from .attacker import Attacker
 from .losses import fool_loss, reconstruction_loss
-from .beta import ssim, beta_weight, adaptive_loss
-from .evaluate import nme, load_results, plot_ced
+from .beta import adaptive_loss
+from .attack import attack_chain, attack_panels, PANELS
+from .metrics import nme, load_results
+from .evaluate import plot_ced
 
 # %% auto #0
-__all__ = ['CKPT_NAMES', 'TEST_SUBSETS', 'PANELS', 'find_checkpoints', 'find_runs', 'relname', 'read_ablation', 'Players',
-           'untrained_attacker', 'load_players', 'noise', 'attack', 'plot_attack', 'fig_png', 'runs_table', 'read_csv',
+__all__ = ['CKPT_NAMES', 'TEST_SUBSETS', 'find_checkpoints', 'find_runs', 'relname', 'read_ablation', 'Players',
+           'untrained_attacker', 'load_players', 'attack', 'plot_attack', 'fig_png', 'runs_table', 'read_csv',
            'result_splits', 'plot_runs', 'show', 'Explorer', 'explorer']
 
 # %% ../nbs/09_explorer.ipynb #fcc30a51
 CKPT_NAMES = ('final.pth', 'checkpoint.pth')
-TEST_SUBSETS = ('afw', 'helen/testset')
+TEST_SUBSETS = tuple(split_subset(s) for s in reversed(EVAL_SPLITS))   # ('afw', 'helen/testset'): the test set first
 
 def find_checkpoints(outputs) -> list[Path]:
     "Every `final.pth` / `checkpoint.pth` below `outputs` (sorted); [] when the folder does not exist."
@@ -50,7 +53,7 @@ def read_ablation(ckpt: dict, path=None) -> dict:
         if isinstance(src, dict): return dict(src)
     rj = Path(path).parent / 'run.json' if path is not None else None
     if rj is not None and rj.is_file():
-        ab = json.loads(rj.read_text()).get('ablation')
+        ab = (read_run_json(rj).get('config') or {}).get('ablation')   # the run folder's format (01b_runs)
         if isinstance(ab, dict): return dict(ab)
     return {}
 
@@ -95,48 +98,27 @@ def load_players(ckpt=None, preset='cpu', seed: int = 0) -> Players:
     return Players(det.eval(), att.eval(), p, str(path), True, ab)
 
 # %% ../nbs/09_explorer.ipynb #dccce14c
-def noise(att: Attacker, shape, seed: int) -> torch.Tensor:
-    "The attacker's noise z `(B,noise_ch,H,W)` for `shape` (B,3,H,W), from a generator seeded with `seed`."
-    B, _, H, W = shape
-    return torch.randn(B, att.noise_ch, H, W, generator=torch.Generator().manual_seed(int(seed)))
-
 @torch.no_grad()
-def attack(det, att, img, hm, pts, lam: float = 0.1, beta: float | None = None, bg: float = 0.1, seed: int = 0,
+def attack(det, att, img, hm, pts, lam: float = Preset.lam, beta: float | None = None, bg: float = 0.1, seed: int = 0,
            scale: float = 1.0, use_s: bool = True, fg_weight: float = 0., method: str = 'argmax') -> dict:
-    "One attack: img (B,3,H,W), hm (B,68,H,W), pts (B,68,2) -> tensors (S, M, pert, adv, preds) and numbers (B,)."
-    S, M = structure_map(hm), semantic_mask(hm, bg=bg)
-    S_in = (S if use_s else torch.zeros_like(S)) if att.use_s else None
-    att.eval(); det.eval()
-    pert = scale * att(img, S_in, noise(att, img.shape, seed))
-    adv = adversarial_example(img, pert)
-    s = ssim(M * img, M * adv)
-    b = beta_weight(s) if beta is None else torch.full_like(s, float(beta))
-    hms = det(torch.cat([img, adv]))
+    """One attack: img (B,3,H,W), hm (B,68,H,W), pts (B,68,2) -> {'chain': the `AdvBatch` of `attack_chain`,
+    the detector's points on I and I_adv, the ground truth, and L_F, L̃, L_R, NME on I and on I_adv (B,)}."""
+    a = attack_chain(att, img, hm, seed=seed, beta=beta, bg=bg, scale=scale, use_s=use_s)
+    det.eval()
+    hms = det(torch.cat([img, a.x_adv]))
     B = len(img)
     hm_adv = [h[B:] for h in hms]
     pred = decode_heatmaps(hms[-1], method, in_size=img.shape[-1])
-    return dict(img=img, S=S, M=M, pert=pert, adv=adv, pred=pred[:B], pred_adv=pred[B:], gt=pts,
-                ssim=s, beta=b, L_F=fool_loss(hm_adv, hm, lam=lam, fg_weight=fg_weight),
-                L_adv=adaptive_loss(hm_adv, hm, b, fg_weight=fg_weight), L_R=reconstruction_loss(img, adv, M),
+    return dict(chain=a, pred=pred[:B], pred_adv=pred[B:], gt=pts,
+                L_F=fool_loss(hm_adv, hm, lam=lam, fg_weight=fg_weight),
+                L_adv=adaptive_loss(hm_adv, hm, a.beta, fg_weight=fg_weight), L_R=reconstruction_loss(img, a.x_adv, a.M),
                 nme=nme(pred[:B], pts), nme_adv=nme(pred[B:], pts))
 
 # %% ../nbs/09_explorer.ipynb #0537452c
-PANELS = ('I', 'S', 'M', 'A(I,S,z)', 'I_adv')
-
-def _hwc(t: torch.Tensor) -> np.ndarray:
-    "(3,H,W) or (1,H,W) tensor -> (H,W,3) or (H,W) array in [0,1]."
-    a = t.detach().cpu().float().numpy()
-    return a.transpose(1, 2, 0).clip(0, 1) if a.shape[0] == 3 else a[0].clip(0, 1)
-
-def _panels(r: dict, i: int) -> list:
-    "The five panel images of sample `i` as arrays; A(I,S,z) mapped to [0,1] around mid-grey."
-    p = r['pert'][i]
-    return [_hwc(t) for t in (r['img'][i], r['S'][i], r['M'][i], 0.5 + p / (2 * max(float(p.abs().max()), 1e-6)), r['adv'][i])]
-
 def _labels(r: dict, i: int) -> dict:
     "Axis index -> x-label with the numbers of sample `i`."
     return {0: f"NME {100 * float(r['nme'][i]):.1f}%", 4: f"NME {100 * float(r['nme_adv'][i]):.1f}%",
-            2: f"SSIM {float(r['ssim'][i]):.3f}, β {float(r['beta'][i]):.3f}"}
+            2: f"SSIM {float(r['chain'].ssim[i]):.3f}, β {float(r['chain'].beta[i]):.3f}"}
 
 def plot_attack(r: dict, i: int = 0, title: str = '', fig=None):
     "Figure of sample `i` of an `attack` result: I, S, M, A(I,S,z), I_adv with landmarks and numbers; pass a figure it made to redraw it in place."
@@ -144,7 +126,7 @@ def plot_attack(r: dict, i: int = 0, title: str = '', fig=None):
         from matplotlib.figure import Figure
         fig = Figure(figsize=(10, 2.6))
         axs = fig.subplots(1, len(PANELS))
-        for ax, im, name in zip(axs, _panels(r, i), PANELS):
+        for ax, im, name in zip(axs, attack_panels(r['chain'], i), PANELS):
             ax.imshow(im, cmap='gray', vmin=0, vmax=1); ax.set_title(name, fontsize=9)
             ax.set_xticks([]); ax.set_yticks([])
         axs[0].plot(*r['gt'][i].T, '.', c='lime', ms=2)
@@ -152,7 +134,7 @@ def plot_attack(r: dict, i: int = 0, title: str = '', fig=None):
         for k, t in _labels(r, i).items(): axs[k].set_xlabel(t, fontsize=8)
         fig.suptitle(title, fontsize=9); fig.tight_layout()
     axs = fig.axes
-    for ax, im in zip(axs, _panels(r, i)): ax.images[0].set_data(im)
+    for ax, im in zip(axs, attack_panels(r['chain'], i)): ax.images[0].set_data(im)
     axs[0].lines[0].set_data(*r['gt'][i].T)
     axs[0].lines[1].set_data(*r['pred'][i].T); axs[4].lines[0].set_data(*r['pred_adv'][i].T)
     for k, t in _labels(r, i).items(): axs[k].set_xlabel(t, fontsize=8)
@@ -323,10 +305,11 @@ class Explorer:
         self.controls['beta'].disabled = k['beta'] is None
         r = attack(pl.detector, pl.attacker, *self.face(), fg_weight=pl.preset.fg_weight, **k)
         title = self.dataset.names[self.controls['face'].value or 0]
-        same = getattr(self, 'fig', None) is not None and self.fig.axes[0].images[0].get_array().shape[:2] == tuple(r['img'].shape[-2:])
+        same = getattr(self, 'fig', None) is not None and self.fig.axes[0].images[0].get_array().shape[:2] == tuple(r['chain'].x.shape[-2:])
         self.fig = plot_attack(r, title=title, fig=self.fig if same else None)
         show(self.fig_out, png=fig_png(self.fig))
-        self.attack_state = {**{'beta_fixed' if n == 'beta' else n: v for n, v in k.items()}, **{n: float(r[n].mean()) for n in ('ssim', 'beta', 'L_F', 'L_adv', 'L_R', 'nme', 'nme_adv')},
+        self.attack_state = {**{'beta_fixed' if n == 'beta' else n: v for n, v in k.items()}, **{n: float(getattr(r['chain'], n).mean()) for n in ('ssim', 'beta')},
+                             **{n: float(r[n].mean()) for n in ('L_F', 'L_adv', 'L_R', 'nme', 'nme_adv')},
                              'face': self.dataset.names[self.controls['face'].value or 0],
                              'source': pl.source, 'update_s': time.perf_counter() - t0}
         s = self.attack_state

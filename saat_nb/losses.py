@@ -6,6 +6,7 @@
 from __future__ import annotations
 import torch
 import torch.nn.functional as F
+from .core import Preset
 
 # %% auto #0
 __all__ = ['heatmap_mse', 'fool_loss', 'attacker_gan_loss', 'discriminator_loss', 'reconstruction_loss', 'attacker_total_loss']
@@ -56,7 +57,7 @@ def heatmap_mse(preds, target, fg_weight: float = 0., reduction: str = 'mean'):
     return per.mean() if reduction == 'mean' else per
 
 # %% ../nbs/04_losses.ipynb #d308940d
-def fool_loss(preds_adv, target, lam: float = 0.1, fg_weight: float = 0., eps: float = 1e-8):
+def fool_loss(preds_adv, target, lam: float = Preset.lam, fg_weight: float = 0., eps: float = 1e-8):
     "L_F (eq. 3), per sample then mean: last stack of `preds_adv` `(B,68,H,W)` vs target -> scalar."
     if lam < 0: raise ValueError(f"fool_loss: lam must be >= 0, got {lam}")
     mse = _per_sample_mse(_as_stacks(preds_adv, 'fool_loss')[-1], target, fg_weight, 'fool_loss')
@@ -87,7 +88,7 @@ def reconstruction_loss(img, img_adv, mask):
 
 # %% ../nbs/04_losses.ipynb #815459d5
 def attacker_total_loss(preds_adv, target, d_fake_logits=None, img=None, img_adv=None, mask=None, *,
-                        lam: float = 0.1, fg_weight: float = 0., use_gan: bool = True, use_rec: bool = True,
+                        lam: float = Preset.lam, fg_weight: float = 0., use_gan: bool = True, use_rec: bool = True,
                         saturating: bool = False):
     "L_T = L_F + L_A + L_R (eq. 7) with ablation switches -> (scalar total, {'L_F','L_A','L_R': float})."
     parts = {'L_F': fool_loss(preds_adv, target, lam=lam, fg_weight=fg_weight)}

@@ -8,42 +8,34 @@ from __future__ import annotations
 import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time, csv
 from pathlib import Path
 import numpy as np
-from .core import get_preset, Preset, PRESETS, data_root, machine_info, FolderLock, FolderLocked, write_if_changed
-from .data import find_faces, LandmarkDataset, cap_faces, SPLITS, check_splits, DatasetError
-from .train import run_name, run_state, RunBroken, train_run, EVAL_SPLITS, MACHINERY
-from .checkpoint import export_detector
+from .core import get_preset, Preset, PRESETS, MACHINERY, data_root, FolderLock, FolderLocked, write_if_changed
+from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS, MASKED_SPLITS,
+                          split_subset, split_label)
+from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken, plot_log,
+                          read_run_json)
+from .checkpoint import export_detector, load_detector
+from .metrics import evaluate_model, save_results, load_results, markdown_table
+from .robustness import robustness_report
+from .paper import PAPER_FLUCTUATION, paper_full, paper_ablation
+from .train import train_run
+from .evaluate import plot_ced, save_figure
 
 # %% auto #0
-__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'EVAL_SUBSETS', 'ABLATIONS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_MAIN',
-           'MASKED_SPLITS', 'ALL_SPLITS', 'NME_TOLERANCE', 'SUBSETS', 'run_folder_name', 'stage_runs', 'preset_param',
+__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'NME_TOLERANCE', 'ABLATION_COLUMNS', 'run_folder_name', 'stage_runs', 'preset_param',
            'preset_overrides', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash', 'marker_done',
-           'mark_done', 'notebooks_dir', 'execute', 'TrainProgress', 'train_run_nb', 'train_stages', 'eval_faces',
-           'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'eval_curve', 'fluctuation',
-           'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict', 'gather',
-           'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+           'mark_done', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb', 'train_stages',
+           'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'eval_curve',
+           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict',
+           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
-TRAIN_NB, EVAL_NB, EVAL_SUBSETS = '06_train.ipynb', '07_evaluate.ipynb', {'valid': 'helen/testset', 'test': 'afw'}
-ABLATIONS = {'beta1': dict(BETA=1.0), 'beta0.5': dict(BETA=0.5), 'beta0.1': dict(BETA=0.1), 'beta0': dict(BETA=0.0),
-             'lam1': dict(LAM=1.0), 'lam0.5': dict(LAM=0.5), 'lam0': dict(LAM=0.0),
-             'noS': dict(USE_S=False), 'noLR': dict(USE_LR=False), 'noD': dict(USE_D=False)}
-# paper NME % on 300W (challenging, common, full), HG*1: Table 6 (β, λ) and Table 7 (S, L_R, D)
-PAPER_ABLATIONS = {'beta1': ('Table 6', 6.36, 3.47, 4.04), 'beta0.5': ('Table 6', 5.78, 3.19, 3.70),
-                   'beta0.1': ('Table 6', 6.91, 3.32, 4.02), 'beta0': ('Table 6', 7.93, 3.60, 4.45),
-                   'lam1': ('Table 6', 6.13, 3.66, 4.14), 'lam0.5': ('Table 6', 5.17, 3.01, 3.43),
-                   'lam0': ('Table 6', 7.06, 3.42, 4.13), 'noS': ('Table 7', 5.36, 3.17, 3.78),
-                   'noLR': ('Table 7', 6.13, 3.32, 3.99), 'noD': ('Table 7', 5.68, 3.01, 3.53),
-                   'saat': ('Table 6/7', 5.10, 2.96, 3.38)}
-# paper Table 9: NME % range after convergence on COFW68, trained on HELEN (the row closest to our protocol)
-PAPER_FLUCTUATION = {'baseline': ('HG*1', 5.56, 6.82), 'saat': ('HG*1+SAAT', 5.26, 6.77)}
-# paper Tables 1 (300W) and 5 (masked 300W), full set, HG*1
-PAPER_MAIN = {'clean': {'baseline': 4.21, 'saat': 3.38}, 'masked': {'baseline': 10.56, 'saat': 7.58}}
+TRAIN_NB, EVAL_NB = '06_train.ipynb', '07_evaluate.ipynb'
 
 def run_folder_name(kind: str, seed: int) -> str:
-    "'baseline', 'saat' or an ablation row + seed -> 'baseline_s0', 'saat_s1', 'abl_beta0.5_s0'."
+    "'baseline', 'saat' or an ablation row (`runs.ABLATIONS`) + seed -> 'baseline_s0', 'saat_s1', 'abl_beta0.5_s0'."
     if kind in ('baseline', 'saat'): return run_name(kind == 'saat', seed)
-    return run_name(True, seed, {k.lower(): v for k, v in ABLATIONS[kind].items()})
+    return run_name(True, seed, ABLATIONS[kind])
 
 def stage_runs(stage: str, seeds, ablations=None) -> dict:
     "The training runs of `stage`: {run folder name: 06_train parameters}; `ablations` picks rows (default all)."
@@ -152,13 +144,10 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
                         kernel_manager_class=_ipc_kernel_manager())
     return out_nb
 
-def _train_kwargs(params: dict) -> dict:
-    "06_train's parameters (SAAT, SEED, BETA, ...) -> `train_run` keywords."
-    kw = dict(saat=bool(params['SAAT']), seed=int(params['SEED']))
-    kw.update({a: params[k] for k, a in (('BETA', 'beta'), ('LAM', 'lam'), ('USE_S', 'use_s'), ('USE_LR', 'use_lr'), ('USE_D', 'use_d'),
-                                                       ('ADV_BN', 'adv_bn'))
-               if k in params})
-    return kw
+def train_kwargs(params: dict) -> dict:
+    "06_train's parameters (SAAT, SEED and the switches, spelt as `train_run` spells them) -> `train_run` keywords."
+    switches = {k: params[k] for k in (*ABLATION_DEFAULTS, 'update_order') if k in params}
+    return dict(saat=bool(params['SAAT']), seed=int(params['SEED']), **switches)
 
 def _last_step(run_dir) -> int:
     "The step of the last row of `run_dir/log.csv` (0 when there is none): how far a run has come."
@@ -237,7 +226,7 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
     elif st.state == 'evaluating' and not retrain:   # trained: evaluate here; its executed 06_train notebook stays as it is
         t0 = time.time(); _log(f"{stage}/{name}: trained; evaluating {', '.join(st.todo) or 'nothing (marking it done)'} ...")
         if progress: progress.skip(name)
-        train_run(p, data, d, progress=False, check_data=False, **_train_kwargs(params)); _wrote(d / 'metrics.json', d / 'run.json')
+        train_run(p, data, d, progress=False, check_data=False, **train_kwargs(params)); _wrote(d / 'metrics.json', d / 'run.json')
         _log(f"{stage}/{name}: done", t0)
     else:
         work = d if (not retrain or st.state == 'new') else root / '.retrain' / name
@@ -301,26 +290,24 @@ def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, ke
 # %% ../nbs/10_reproduce.ipynb #b1a6270f
 def eval_faces(data, p: Preset, split: str, seed: int) -> list:
     "The faces `train_run` evaluated for `split` ('valid'|'test') and `seed` (same cap, same order)."
-    return cap_faces(find_faces(data, EVAL_SUBSETS[split]), p.n_valid, seed)
+    return cap_faces(find_faces(data, split_subset(split)), p.n_valid, seed)
 
 def masked_copy(data: Path, dst: Path, p: Preset, seeds, mask_seed: int = 0) -> Path:
     "A masked copy (300W layout) of the evaluation faces of every seed under `dst`; kept while it holds all of them."
     from saat_nb.masked import make_masked_300w
-    need = {split: {f.name: f for s in seeds for f in eval_faces(data, p, split, s)} for split in EVAL_SUBSETS}
+    need = {split: {f.name: f for s in seeds for f in eval_faces(data, p, split, s)} for split in EVAL_SPLITS}
     man = dst / 'manifest.json'
     if man.is_file() and set().union(*need.values()) <= set(json.loads(man.read_text()).get('faces', {})): return dst
     src = dst.parent / (dst.name + '_src')
-    for split in EVAL_SUBSETS:
+    for split in EVAL_SPLITS:
         for f in need[split].values():
             for a in (f.image, f.pts):
-                link = src / EVAL_SUBSETS[split] / a.name
+                link = src / split_subset(split) / a.name
                 link.parent.mkdir(parents=True, exist_ok=True)
                 if not link.exists(): link.symlink_to(a.resolve())
-    make_masked_300w(src, dst, seed=mask_seed, subsets=list(EVAL_SUBSETS.values()), progress=False)
+    make_masked_300w(src, dst, seed=mask_seed, subsets=[split_subset(s) for s in EVAL_SPLITS], progress=False)
     return dst
 
-MASKED_SPLITS = ('masked_valid', 'masked_test')
-ALL_SPLITS = (*EVAL_SPLITS, *MASKED_SPLITS, 'robustness')   # what a run holds once the evaluate stage is through
 NME_TOLERANCE = 0.005   # NME % points: a re-evaluation within this of the committed mean (every face the same) matches
 
 def _eval_dataset(data: Path, masked: Path, p: Preset, split: str, seed: int):
@@ -331,9 +318,6 @@ def _eval_dataset(data: Path, masked: Path, p: Preset, split: str, seed: int):
 def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, splits=(*MASKED_SPLITS, 'robustness'), model=None):
     "Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW), writing the results files."
     import torch
-    from saat_nb.checkpoint import load_detector
-    from saat_nb.evaluate import evaluate_model, save_results, robustness_report
-    from saat_nb.train import run_weights
     d = Path(run_dir)
     if model is None: model, _ = load_detector(run_weights(d))
     meta = dict(run=d.name, preset=p.name, seed=seed, protocol='cross', threads=torch.get_num_threads())
@@ -347,19 +331,15 @@ def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, 
 
 def _verify_sig(d: Path, data: Path, masked: Path, p: Preset, seed: int) -> str:
     "What a verification of run `d` depends on: its weights, its results files, the masked copy and the evaluation faces."
-    from saat_nb.train import run_weights
     return stage_hash(weights=run_weights(d), results=[d / f'results_{s}.npz' for s in (*EVAL_SPLITS, *MASKED_SPLITS)],
                       masked=Path(masked) / 'manifest.json',
-                      faces=[[f.name, f.image.stat().st_size] for s in EVAL_SUBSETS for f in eval_faces(data, p, s, seed)])
+                      faces=[[f.name, f.image.stat().st_size] for s in EVAL_SPLITS for f in eval_faces(data, p, s, seed)])
 
 def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, cache: dict) -> str:
     """Re-evaluate a done run's detector on the data at hand (clean and masked splits) against its committed results:
     kept when they match (same faces, mean NME within `NME_TOLERANCE`), rewritten when not -> what happened, in words.
     `cache` (the output folder's `.verified.json`) remembers runs already checked against the same files."""
     import torch
-    from saat_nb.checkpoint import load_detector
-    from saat_nb.evaluate import evaluate_model, load_results, save_results
-    from saat_nb.train import run_weights
     d = Path(run_dir); w = run_weights(d); splits = (*EVAL_SPLITS, *MASKED_SPLITS)
     if cache.get(d.name) == _verify_sig(d, data, masked, p, seed): return "skipped: done (already re-evaluated against these files)"
     model, _ = load_detector(w)
@@ -449,9 +429,10 @@ def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
     rows = [k for k in ['baseline', *ABLATIONS] if run_state(root / run_folder_name(k, seed)).done]
     if ax is None: _, ax = plt.subplots(figsize=(7, 3.5))
     y, w = np.arange(len(rows)), 0.27
-    for i, (split, lab, c) in enumerate((('valid', 'ours helen/testset', 'tab:blue'), ('test', 'ours AFW', 'tab:orange'))):
+    for i, (split, c) in enumerate(zip(EVAL_SPLITS, ('tab:blue', 'tab:orange'))):
+        lab = f'ours {split_label(split)}'
         ax.barh(y + (i - 1) * w, [_nme(root / run_folder_name(k, seed), split) - _nme(ref, split) for k in rows], w, label=lab, color=c)
-    paper = [(PAPER_MAIN['clean']['baseline'] if k == 'baseline' else PAPER_ABLATIONS[k][3]) - PAPER_ABLATIONS['saat'][3] for k in rows]
+    paper = [paper_ablation(k)[1] - paper_ablation('saat')[1] for k in rows]
     ax.barh(y + w, paper, w, label='paper 300W full', color='tab:gray')
     ax.axvline(0, c='k', lw=.8); ax.set_yticks(y, rows); ax.invert_yaxis(); ax.legend(fontsize=7)
     ax.set(xlabel='NME % minus full SAAT (> 0: worse than SAAT)', title=title or f'ablations, seed {seed}')
@@ -469,8 +450,6 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     """Figures across every finished run under `root`: CED of all runs, learning curves, NME over training, ablation bars
     -> PNG paths (07 per seed is the evaluate stage's). Redrawn only when the contents of a run's results or logs changed."""
     import matplotlib.pyplot as plt
-    from saat_nb.evaluate import plot_ced, save_figure
-    from saat_nb.train import plot_log
     runs = done_runs(root)
     s0 = min(found_seeds(root) or [seeds[0] if seeds else 0])
     pair = {n: root / n for n in (run_folder_name('baseline', s0), run_folder_name('saat', s0))}
@@ -482,9 +461,9 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     if marker_done(root, 'figures', h): _log("figures: skipped: done"); return sorted(fig_dir.glob('*.png'))
     t0 = time.time(); _log(f"figures: across {len(runs)} runs ...")
     before = {f: file_digest(f) for f in fig_dir.glob('*.png')}
-    for split, what in (('test', 'AFW'), ('valid', 'helen/testset')):
+    for split in reversed(EVAL_SPLITS):   # the test set first
         fig, ax = plt.subplots(figsize=(6, 4))
-        plot_ced(runs, split=split, ax=ax, title=f'CED on {what}, all {len(runs)} runs ({p.name} preset)')
+        plot_ced(runs, split=split, ax=ax, title=f'CED on {split_label(split)}, all {len(runs)} runs ({p.name} preset)')
         save_figure(fig, fig_dir / f'ced_all_{split}.png', close=True)
     for d in pair.values(): save_figure(plot_log(d)[0].figure, fig_dir / f'curves_{d.name}.png', close=True)
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -501,8 +480,6 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     return out
 
 # %% ../nbs/10_reproduce.ipynb #86f37aa8
-SUBSETS = {'valid': 'helen/testset', 'test': 'afw', 'masked_valid': 'masked helen/testset', 'masked_test': 'masked afw'}
-
 def _nme(run_dir, split: str) -> float | None:
     m = Path(run_dir) / 'metrics.json'
     if not m.is_file(): return None
@@ -520,10 +497,10 @@ def compare_seeds(base: list, saat: list) -> dict:
             'gain': gain, 'spread': None if spread is None else float(spread),
             'beyond_spread': None if spread is None else bool(gain > spread)}
 
-def verdict(main: dict) -> str:
+def verdict(by_subset: dict) -> str:
     "A plain-words paragraph from `compare_seeds` results per subset."
     parts = []
-    for sub, c in main.items():
+    for sub, c in by_subset.items():
         if not c: parts.append(f"{sub}: no results."); continue
         better = 'lower (better)' if c['gain'] > 0 else 'higher (worse)' if c['gain'] < 0 else 'the same'
         head = f"On {sub}, SAAT's mean NME is {abs(c['gain']):.2f} points {better} than the baseline's"
@@ -548,55 +525,59 @@ def _runs_info(dirs) -> tuple[str, dict]:
     m = json.loads(sorted(ms)[0]) if len(ms) == 1 else {'cpu': ' / '.join(sorted(ms))}
     return (f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'), {**m, 'threads': threads}
 
-def gather(root: Path, p: Preset, seeds=None, command: str = '') -> dict:
-    "Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written to results.json."
+def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | None = None) -> dict:
+    """Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written
+    to results.json; `data`: the 300W root as this call was given it (for results.md's command), None when it read none."""
     seeds = found_seeds(root) if seeds is None else list(seeds)
     if not seeds: raise FileNotFoundError(f"no finished baseline or SAAT run under {root}: nothing to gather")
     b = {s: root / run_folder_name('baseline', s) for s in seeds}; a = {s: root / run_folder_name('saat', s) for s in seeds}
-    main = {}
-    for split, label in SUBSETS.items():
+    by_subset = {}
+    for split in (*EVAL_SPLITS, *MASKED_SPLITS):
         pb, pa = ({s: _nme(d, split) for s, d in r.items()} for r in (b, a))
         c = compare_seeds([v for v in pb.values() if v is not None], [v for v in pa.values() if v is not None])
         if c:
             pairs = [(pb[s], pa[s]) for s in seeds if pb[s] is not None and pa[s] is not None]   # same seed: same data order
             d = [x - y for x, y in pairs]
-            c.update(paper_full=PAPER_MAIN['masked' if split.startswith('masked') else 'clean'],
+            c.update(paper_full=paper_full(masked=split.startswith('masked')),
                      wins=sum(v > 0 for v in d), pairs=len(d), paired_min=min(d, default=None), paired_max=max(d, default=None))
-        main[label] = c
+        by_subset[split_label(split)] = c
     s0, ref = seeds[0], a.get(seeds[0])
     abl = []
     for k in ['baseline', 'saat'] + list(ABLATIONS):
         d = {'baseline': b.get(s0), 'saat': ref}.get(k, root / run_folder_name(k, s0))
         if d is None or not run_state(d).done: continue
-        t, fu = ('Table 1', PAPER_MAIN['clean']['baseline']) if k == 'baseline' else (PAPER_ABLATIONS[k][0], PAPER_ABLATIONS[k][3])
-        row = {'row': k, 'run': d.name, 'seed': s0, 'ours helen/testset NME%': _nme(d, 'valid'), 'ours afw NME%': _nme(d, 'test')}
-        for split, lab in (('valid', 'helen'), ('test', 'afw')):   # > 0: worse than full SAAT of the same seed
+        t, fu = paper_ablation(k)
+        row = {'row': k, 'run': d.name, 'seed': s0, **{f'nme_{split}': _nme(d, split) for split in EVAL_SPLITS}}
+        for split in EVAL_SPLITS:   # > 0: worse than full SAAT of the same seed
             v, r = _nme(d, split), (_nme(ref, split) if ref is not None and run_state(ref).done else None)
-            row[f'ours Δ{lab} vs SAAT'] = None if v is None or r is None else v - r
-        abl.append({**row, 'paper table': t, 'paper full NME%': fu, 'paper Δfull vs SAAT': fu - PAPER_ABLATIONS['saat'][3]})
+            row[f'delta_{split}'] = None if v is None or r is None else v - r
+        abl.append({**row, 'paper_table': t, 'paper_full': fu, 'paper_delta_full': fu - paper_ablation('saat')[1]})
     fl = []
     for kind, runs in (('baseline', b), ('saat', a)):
         for s, d in runs.items():
             if (d / 'eval.csv').is_file():
-                f = fluctuation(d); m, lo, hi = PAPER_FLUCTUATION[kind]
-                fl.append({'run': d.name, 'from step': f['from_step'], 'readings': f['n'], 'ours NME% range': f"{f['min']:.2f}-{f['max']:.2f}",
-                           'ours range width': f['range'], 'paper Table 9 (HELEN-trained, COFW)': f"{m} {lo:.2f}-{hi:.2f}"})
+                f = fluctuation(d)
+                m, lo, hi = PAPER_FLUCTUATION[kind]
+                fl.append({'run': d.name, 'from_step': f['from_step'], 'readings': f['n'], 'min': f['min'], 'max': f['max'],
+                           'range': f['range'], 'paper_row': m, 'paper_min': lo, 'paper_max': hi})
     used = [d for d in [*b.values(), *a.values()] + [root / r['run'] for r in abl] if (d / 'run.json').is_file()]
     date, machine = _runs_info(used)
     rel = os.path.relpath(root) if Path(root).resolve().is_relative_to(Path.cwd().resolve()) else str(root)
     try: preset = json.loads((a[seeds[0]] / 'run.json').read_text())['config']['preset']   # what the runs were trained with
     except (OSError, KeyError, ValueError): preset = p.to_dict()
-    return {'command': command, 'date': date, 'machine': machine, 'preset': preset, 'root': rel,
+    return {'command': command, 'data': data, 'date': date, 'machine': machine, 'preset': preset, 'root': rel,
             'seeds': list(seeds), 'spread': 'max - min over seeds', 'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
-            'main': main, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(main), 'ablation_verdict': ablation_verdict(abl, main)}
+            'main': by_subset, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(by_subset),
+            'ablation_verdict': ablation_verdict(abl, by_subset)}
 
-def ablation_verdict(abl: list, main: dict) -> str:
+def ablation_verdict(abl: list, by_subset: dict) -> str:
     "Plain words: which ablation rows are worse than full SAAT (same seed) by more than SAAT's own seed spread."
-    rows = [r for r in abl if r['row'] not in ('saat', 'baseline') and r['ours Δafw vs SAAT'] is not None]
+    rows = [r for r in abl if r['row'] not in ('saat', 'baseline') and r['delta_test'] is not None]
     if not rows: return 'No ablation row has been trained yet.'
     parts = []
-    for key, lab, sub in (('ours Δhelen vs SAAT', 'helen/testset', 'helen/testset'), ('ours Δafw vs SAAT', 'AFW', 'afw')):
-        c = main.get(sub) or {}
+    for split in EVAL_SPLITS:
+        key, lab = f'delta_{split}', split_label(split)
+        c = by_subset.get(lab) or {}
         sp = (c['saat_max'] - c['saat_min']) if c.get('n_seeds', 0) > 1 else None
         worse = [r['row'] for r in rows if r[key] > 0]
         clear = [r['row'] for r in rows if sp is not None and r[key] > sp]
@@ -606,13 +587,25 @@ def ablation_verdict(abl: list, main: dict) -> str:
                         if sp is not None else "with one SAAT seed there is no spread to judge these against."))
     return ' '.join(parts) + ' In the paper every row is worse than full SAAT (Tables 6 and 7).'
 
+# results.json keeps data under data keys; results.md shows them under these column names
+ABLATION_COLUMNS = {'row': 'row', 'run': 'run', 'seed': 'seed', 'nme_valid': 'ours helen/testset NME%', 'nme_test': 'ours afw NME%',
+                    'delta_valid': 'ours Δhelen vs SAAT', 'delta_test': 'ours Δafw vs SAAT', 'paper_table': 'paper table',
+                    'paper_full': 'paper full NME%', 'paper_delta_full': 'paper Δfull vs SAAT'}
+
+def _ablation_rows(abl: list) -> list[dict]:
+    return [{ABLATION_COLUMNS[k]: v for k, v in r.items() if k in ABLATION_COLUMNS} for r in abl]
+
+def _fluctuation_rows(fl: list) -> list[dict]:
+    return [{'run': r['run'], 'from step': r['from_step'], 'readings': r['readings'],
+             'ours NME% range': f"{r['min']:.2f}-{r['max']:.2f}", 'ours range width': r['range'],
+             'paper Table 9 (HELEN-trained, COFW)': f"{r['paper_row']} {r['paper_min']:.2f}-{r['paper_max']:.2f}"} for r in fl]
+
 def _table(rows: list[dict]) -> str:
-    from saat_nb.evaluate import markdown_table
     return markdown_table(rows) if rows else '(no runs)'
 
-def _what_would_change(main: dict) -> list:
+def _what_would_change(by_subset: dict) -> list:
     "Lines for results.md when some subset's gain is within the seed spread: what we think would settle it (no numbers)."
-    unclear = [sub for sub, c in main.items() if c and not c.get('beyond_spread')]
+    unclear = [sub for sub, c in by_subset.items() if c and not c.get('beyond_spread')]
     if not unclear: return []
     return [f"**Not settled here: {', '.join(unclear)}.** What we think would settle it, without tuning on these test sets: "
             "more seeds (the spread is measured over few runs); longer training (the paper trains 200k+ steps, a short "
@@ -631,11 +624,12 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              'gain per seed [min-max]': f"{c['paired_min']:.2f}-{c['paired_max']:.2f}" if c.get('pairs') else '',
              'paper HG*1 / +SAAT (300W full)': f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
             for sub, c in res['main'].items() if c]
-    full = f"saat-reproduce --preset {p['name']} --data ../shared/data/300w --seeds {' '.join(map(str, res['seeds']))}"
+    data = res.get('data') or 'DATA'   # as the command that wrote this file was given it
+    full = f"saat-reproduce --preset {p['name']} --data {data} --seeds {' '.join(map(str, res['seeds']))}"
     how = "(from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; `--data` is your 300W root)"
     if over := preset_overrides(p):   # the command line names presets only: the Python call that trains this preset
         full = (f"reproduce(get_preset({p['name']!r}, {', '.join(f'{k}={v!r}' for k, v in over.items())}), "
-                f"data='../shared/data/300w', seeds={list(res['seeds'])})")
+                f"data={data!r}, seeds={list(res['seeds'])})")
         how = (f"(Python, `from saat_nb.reproduce import reproduce, get_preset`; `saat-reproduce` names presets only, and these runs "
                f"were trained with the `{p['name']}` preset overridden: {', '.join(f'{k}={v!r}' for k, v in over.items())})")
     lines = [f"# saat_nb reproduction: {p['name']} preset" + (' (overridden)' if over else ''), '',
@@ -654,8 +648,8 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              f"**Verdict.** {res['verdict']}", '', *_what_would_change(res['main']),
              f"## Ablations (seed {res['seeds'][0]} only, one run per row; paper Tables 6 and 7, 300W full)", '',
              "Δ = row minus full SAAT of the same seed (positive: the row is worse). The `baseline` row has no attacker at all.", '',
-             _table(res['ablations']), '', f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',
-             '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '', _table(res['fluctuation']), '',
+             _table(_ablation_rows(res['ablations'])), '', f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',
+             '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '', _table(_fluctuation_rows(res['fluctuation'])), '',
              'The paper measures the range *after convergence*. A short preset may still be converging over its last half '
              '(see `figures/fluctuation.png`): then the range mixes the last of the descent with the fluctuation.', '']
     root = Path(root) if root is not None else Path(res['root']) if res.get('root') else None
@@ -697,6 +691,7 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
     if not seeds: raise ValueError("give at least one seed")
     stage_runs('ablations', seeds, ablations)   # unknown rows fail before any training
     training = [s for s in STAGES if s in stages and s in ('baseline', 'saat', 'ablations')]
+    given = str(data) if data is not None else os.environ.get('SAAT_DATA')   # the data root as the user named it (results.md)
     data = check_data(data, ('train', 'valid', 'test') if training else ('valid', 'test') if 'evaluate' in stages else ()).resolve()
     root = (Path(out) / p.name).resolve()
     t_all = time.time()
@@ -722,7 +717,9 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
             if st == 'evaluate': evaluate_stage(p, data, root, seeds, notebooks_dir(nbs), kernel, verify)
             else: figures_stage(p, data, root, seeds)
             _log(f"stage {st} finished", t0)
-        res = gather(root, p, None, command or f"saat-reproduce --preset {p.name} --data {data} --out {out} --seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
+        command = command or (f"saat-reproduce --preset {p.name} --data {data} --out {out} "
+                              f"--seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
+        res = gather(root, p, None, command, given)
         for f, text in ((root / 'results.json', json.dumps(res, indent=1) + '\n'), (root / 'results.md', results_markdown(res, root))):
             if write_if_changed(f, text): _wrote(f)
         rel = lambda f: os.path.relpath(f, root)

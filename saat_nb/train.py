@@ -5,7 +5,7 @@
 
 # %% ../nbs/06_train.ipynb #832a8980
 from __future__ import annotations
-import argparse, csv, dataclasses, json, math, os, random, shlex, sys, time
+import argparse, json, math, shlex, sys, time
 from contextlib import contextmanager, ExitStack
 from functools import partial
 from pathlib import Path
@@ -15,71 +15,25 @@ from torch import nn
 from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelValidException, CancelFitException
 from fastai.callback.progress import ProgressCallback
-from fastai.data.load import DataLoader
 from fastai.optimizer import Adam
 from fastai.torch_core import rank_distrib, num_distrib
-from .core import Preset, get_preset, set_seed, default_device, machine_info, data_root, amp_plan, AmpPlan, save_atomic, remove_stale_tmp, FolderLock, FolderLocked, write_if_changed
-from .data import face_dataloaders, face_dataset, AddHeatmaps, check_splits, DatasetError
+from .core import (Preset, get_preset, set_seed, default_device, machine_info, data_root, amp_plan, AmpPlan,
+                          save_atomic, remove_stale_tmp, FolderLock, FolderLocked, write_if_changed, unwrap)
+from .data import face_dataloaders, face_dataset, StepDL, check_splits, DatasetError, EVAL_SPLITS
+from .runs import (ABLATION_DEFAULTS, ADV_BN_MODES, UPDATE_ORDERS, ablation_config, run_name, run_config,
+                          read_run_json, config_diff, RunBroken, run_state, LOG_COLS, EVAL_COLS, truncate_csv, append_csv)
 from .hourglass import HourglassNet, decode_heatmaps
-from .attacker import structure_map, semantic_mask, Attacker, adversarial_example, Discriminator
+from .attacker import Attacker, Discriminator
 from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
-from .beta import ssim, beta_weight, adaptive_loss
-from .evaluate import nme, evaluate_model, save_results
-from .checkpoint import read_checkpoint, CKPT_FORMAT
+from .beta import adaptive_loss
+from .attack import AdvBatch
+from .metrics import nme, evaluate_model, save_results
+from .checkpoint import saat_parts, checkpoint_dict, save_checkpoint, load_checkpoint, restore_checkpoint
 
 # %% auto #0
-__all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN_MODES', 'LOG_COLS', 'EVAL_COLS', 'RUN_STATES', 'EVAL_SPLITS',
-           'MACHINERY', 'step_items', 'PassView', 'StepDL', 'step_dataloader', 'DetectorLoss', 'NMEMetric',
-           'segment_seed', 'StepSchedule', 'LRDecay', 'ablation_config', 'kept_buffers', 'still_bn_stats', 'frozen',
-           'unwrap', 'allreduce_grads', 'AdvBatch', 'SAATCallback', 'Autocast', 'make_learner', 'saat_parts',
-           'rng_state', 'set_rng_state', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint',
-           'RunLog', 'Checkpointer', 'distributed', 'RunBroken', 'RunState', 'run_weights', 'run_state', 'fit_steps',
-           'run_name', 'train_run', 'read_log', 'plot_log', 'main']
-
-# %% ../nbs/06_train.ipynb #135f4d0e
-def step_items(n_items: int, bs: int, seed: int, start: int, n_steps: int) -> list:
-    "Item codes `pass*n_items + index` of steps `start..start+n_steps-1`, flat (`n_steps*bs` ints)."
-    per_pass = n_items // bs
-    if per_pass < 1: raise ValueError(f"step_items: {n_items} training faces cannot fill one batch of {bs}")
-    out, perms = [], {}
-    for k in range(start, start + n_steps):
-        e, j = divmod(k, per_pass)
-        if e not in perms: perms[e] = np.random.default_rng([seed, e]).permutation(n_items)
-        out += (e * n_items + perms[e][j * bs:(j + 1) * bs]).tolist()
-    return out
-
-class PassView(torch.utils.data.Dataset):
-    "Index a `LandmarkDataset` by code `pass*n + i`: item i with the augmentation of pass `pass`."
-    n_inp = 1
-    def __init__(self, ds, heatmaps: bool = True): self.ds, self.heatmaps = ds, heatmaps
-    def __len__(self): return len(self.ds)
-    def __getitem__(self, code):
-        e, i = divmod(int(code), len(self.ds))
-        self.ds.set_epoch(e)
-        return self.ds.item(i, heatmaps=self.heatmaps) if hasattr(self.ds, 'item') else self.ds[i]
-
-class StepDL(DataLoader):
-    "Training batches by global step: `set_steps(start, n)` makes the next pass yield steps start..start+n-1."
-    n_inp = 1
-    def __init__(self, dataset, bs: int, seed: int = 0, heatmaps: bool = True, **kw):
-        super().__init__(PassView(dataset, heatmaps), bs=bs, shuffle=False, drop_last=False, **kw)
-        self.n_items, self.seed, self.start = len(dataset), seed, 0
-        self.set_steps(0, len(dataset) // bs)
-    def set_steps(self, start: int, n_steps: int): self.start, self.n = start, n_steps * self.bs
-    def get_idxs(self):
-        "This rank's share: with W processes, step k's global batch has W·bs faces and rank r takes the r-th bs."
-        W, r = max(num_distrib(), 1), rank_distrib()
-        idx = step_items(self.n_items, self.bs * W, self.seed, self.start, self.n // self.bs)
-        return idx if W == 1 else [i for k in range(0, len(idx), self.bs * W) for i in idx[k + r * self.bs:k + (r + 1) * self.bs]]
-
-def step_dataloader(dl, seed: int = 0) -> StepDL:
-    """A `StepDL` over the training set of fastai loader `dl` (same batch size, workers, device and batch transforms;
-    when those render the heatmaps on the device (`AddHeatmaps`), items come without them)."""
-    ds = dl.dataset.ds if isinstance(dl.dataset, PassView) else dl.dataset
-    tfms = getattr(getattr(dl, 'after_batch', None), 'fs', [])
-    batch_hm = any(isinstance(t, AddHeatmaps) for t in tfms)
-    kw = {'after_batch': dl.after_batch} if tfms else {}
-    return StepDL(ds, bs=dl.bs, seed=seed, heatmaps=not batch_hm, num_workers=dl.fake_l.num_workers, device=dl.device, **kw)
+__all__ = ['DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'kept_buffers', 'still_bn_stats', 'frozen',
+           'allreduce_grads', 'SAATCallback', 'Autocast', 'make_learner', 'RunLog', 'Checkpointer', 'distributed',
+           'fit_steps', 'train_run', 'main']
 
 # %% ../nbs/06_train.ipynb #4eea92ec
 class DetectorLoss:
@@ -139,23 +93,6 @@ class LRDecay(Callback):
         self.learn.lr_now = self.lr0 * f
 
 # %% ../nbs/06_train.ipynb #d92b2f90
-ABLATION_DEFAULTS = dict(beta=None, lam=None, use_s=True, use_lr=True, use_d=True, adv_bn='update')
-ABLATION_ADDED = dict(adv_bn='update')   # switches added after runs were committed, with the value those runs had
-ADV_BN_MODES = ('update', 'keep')   # not ADV_BN: that is the parameters cell's switch
-
-def ablation_config(preset: Preset, **ablation) -> dict:
-    "The ablation switches with defaults filled in (`lam` = preset.lam); raises on unknown or bad values."
-    bad = set(ablation) - set(ABLATION_DEFAULTS)
-    if bad: raise TypeError(f"unknown ablation switch(es) {sorted(bad)}; known: {sorted(ABLATION_DEFAULTS)}")
-    ab = {**ABLATION_DEFAULTS, **ablation}
-    if ab['lam'] is None: ab['lam'] = preset.lam
-    if ab['beta'] is not None and not 0 <= float(ab['beta']) <= 1:
-        raise ValueError(f"ablation beta must be None (adaptive) or a float in [0, 1], got {ab['beta']!r}")
-    if float(ab['lam']) < 0: raise ValueError(f"ablation lam must be >= 0, got {ab['lam']!r}")
-    if ab['adv_bn'] not in ADV_BN_MODES: raise ValueError(f"ablation adv_bn must be one of {ADV_BN_MODES}, got {ab['adv_bn']!r}")
-    conv = lambda k, v: bool(v) if k.startswith('use_') else v if k == 'adv_bn' else (None if v is None else float(v))
-    return {k: conv(k, v) for k, v in ab.items()}
-
 @contextmanager
 def kept_buffers(*modules):
     "`modules`' buffers (BatchNorm running statistics) put back afterwards, whatever ran inside (backward included)."
@@ -192,10 +129,6 @@ def frozen(*modules):
         for m, fl in zip(mods, flags):
             for p, f in zip(m.parameters(), fl): p.requires_grad_(f)
 
-def unwrap(m: nn.Module | None) -> nn.Module | None:
-    "The module inside a DistributedDataParallel wrapper (or `m` itself)."
-    return getattr(m, 'module', m)
-
 def _distributed() -> bool: return num_distrib() > 1 and torch.distributed.is_initialized()
 
 def _finite(t) -> bool:
@@ -217,37 +150,21 @@ def _adam(module, lr: float):
     for g in opt.param_groups: g['initial_lr'] = lr
     return opt
 
-@dataclasses.dataclass
-class AdvBatch:
-    """One step's adversarial batch: what the attacker made of the batch and what β and the detector made of that.
-    x (B,3,H,W) clean, hm (B,68,H,W) ground truth, S (B,1,H,W) or None, M (B,1,H,W), z noise; x_adv (B,3,H,W) the
-    example the detector trains on; ssim, beta (B,); leaf: x_adv as the detector's input (needs a gradient in 'shared'
-    order); preds: the detector's stacks on it, (B,68,H,W) each; L_adv: L̃ (eq. 8), a scalar tensor."""
-    x: torch.Tensor
-    hm: torch.Tensor
-    S: torch.Tensor | None
-    M: torch.Tensor
-    z: torch.Tensor
-    x_adv: torch.Tensor | None = None
-    ssim: torch.Tensor | None = None
-    beta: torch.Tensor | None = None
-    leaf: torch.Tensor | None = None
-    preds: list | None = None
-    L_adv: torch.Tensor | None = None
-
 class SAATCallback(Callback):
     """Attacker and discriminator steps before each detector step, and L̃ (eq. 8) into the Learner's loss.
-    The step's adversarial batch is `self.adv` (an `AdvBatch`, None when there is none this step)."""
+    The step's adversarial batch is `self.adv` (an `attack.AdvBatch`, None when there is none this step).
+    `order` is fastai's callback order; `update_order` the order of the three players' updates."""
     order = 5
     def __init__(self, attacker: nn.Module, discriminator: nn.Module | None, preset: Preset, beta=None,
-                 lam: float = 0.1, use_s: bool = True, use_lr: bool = True, use_d: bool = True, order: str = 'paper',
-                 adv_bn: str = 'update'):
-        if order not in ('paper', 'shared'): raise ValueError(f"SAATCallback order must be 'paper' or 'shared', got {order!r}")
+                 lam: float | None = None, use_s: bool = True, use_lr: bool = True, use_d: bool = True,
+                 update_order: str = 'paper', adv_bn: str = 'update'):
+        if update_order not in UPDATE_ORDERS:
+            raise ValueError(f"SAATCallback update_order must be one of {UPDATE_ORDERS}, got {update_order!r}")
         if adv_bn not in ADV_BN_MODES: raise ValueError(f"SAATCallback adv_bn must be one of {ADV_BN_MODES}, got {adv_bn!r}")
         if use_d and discriminator is None: raise ValueError("SAATCallback(use_d=True) needs a discriminator")
         self.attacker, self.discriminator = attacker, discriminator if use_d else None
         self.p, self.beta, self.lam, self.use_s, self.use_lr, self.use_d, self.update_order, self.adv_bn = \
-            preset, beta, lam, use_s, use_lr, use_d, order, adv_bn
+            preset, beta, preset.lam if lam is None else lam, use_s, use_lr, use_d, update_order, adv_bn
         self.opt_att = _adam(attacker, preset.lr_att)
         self.opt_dis = _adam(discriminator, preset.lr_dis) if self.discriminator is not None else None
         self.stats, self.adv = {}, None
@@ -264,8 +181,8 @@ class SAATCallback(Callback):
         return getattr(self.learn, 'amp', AmpPlan('cpu', None, 'fp32')).autocast()
 
     def make_adv(self, a: AdvBatch):
-        "I_adv = clamp(I + A(I,S,z)) (eq. 2): (B,3,H,W) -> (B,3,H,W)."
-        with self._autocast(): return adversarial_example(a.x, self.attacker(a.x, a.S, a.z).float())
+        "I_adv (eq. 2) under the Learner's precision plan: `a.perturb(attacker)`, (B,3,H,W) -> (B,3,H,W)."
+        with self._autocast(): return a.perturb(self.attacker)
 
     def attacker_loss(self, a: AdvBatch, preds_adv, x_adv):
         "L_T (eq. 7) and its parts; D is frozen by the caller."
@@ -297,12 +214,6 @@ class SAATCallback(Callback):
                 for b, v in zip(self.discriminator.buffers(), bufs): b.copy_(v)
         return ok
 
-    def beta_of(self, a: AdvBatch):
-        "(β (B,), SSIM (B,)) of the adversarial examples; fixed β when the ablation sets one."
-        with torch.no_grad(): s = ssim(a.M * a.x, a.M * a.x_adv.detach())
-        b = beta_weight(s) if self.beta is None else torch.full_like(s, float(self.beta))
-        return b, s
-
     def attacker_step(self, a: AdvBatch, preds_adv, x_adv) -> bool:
         "One guarded step on L_T (eq. 7); the caller freezes the detector and D."
         L_T, parts = self.attacker_loss(a, preds_adv, x_adv)
@@ -315,8 +226,7 @@ class SAATCallback(Callback):
         x, hm = self.xb[0], self.yb[0]
         self.stats = dict(L=math.nan, L_adv=math.nan, L_F=math.nan, L_A=math.nan, L_R=math.nan, L_D=math.nan,
                           beta=math.nan, ssim=math.nan, skipped=0)
-        z = torch.randn(x.shape[0], unwrap(self.attacker).noise_ch, *x.shape[-2:], device=x.device)
-        a = AdvBatch(x, hm, structure_map(hm) if self.use_s else None, semantic_mask(hm), z)
+        a = AdvBatch.start(x, hm, unwrap(self.attacker).noise_ch, self.use_s)   # S, M and z (the global RNG)
         x_adv, ok = self.make_adv(a), True
         if self.update_order == 'paper':
             det = unwrap(self.learn.model)   # extra detector forwards bypass DDP; the Learner's backward reduces all grads
@@ -331,7 +241,7 @@ class SAATCallback(Callback):
         if not ok:                                                      # NaN guard: clean loss only
             if self.update_order == 'shared': self.stats['skipped'] |= 1   # its attacker step needs the adversarial forward
             return
-        a.beta, a.ssim = self.beta_of(a)
+        a.weigh(self.beta)                                              # SSIM and β (eq. 9), no gradient
         self.stats.update(beta=float(a.beta.mean()), ssim=float(a.ssim.mean()))
         self.adv = a
 
@@ -389,24 +299,26 @@ class Autocast(Callback):
     def after_cancel_batch(self): self._leave()
 
 # %% ../nbs/06_train.ipynb #39e8d885
-def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: int = 0, order: str = 'paper',
+def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: int = 0, update_order: str = 'paper',
                  eval_every: int | None = None, **ablation) -> Learner:
-    "Detector `Learner` (+ `SAATCallback` when `saat`); `**ablation`: see `ablation_config`. Replaces `dls.train` by a `StepDL`."
+    "Detector `Learner` (+ `SAATCallback` when `saat`) on `data.face_dataloaders`; `**ablation`: see `runs.ablation_config`."
     p = get_preset(preset)
     ab = ablation_config(p, **ablation)
+    if not isinstance(dls.train, StepDL):
+        raise TypeError(f"make_learner: dls.train must be a data.StepDL (batches by step, as face_dataloaders builds), "
+                        f"got {type(dls.train).__name__}")
     set_seed(seed)
     dev = dls.device if getattr(dls, 'device', None) is not None else default_device()
     model = HourglassNet(p.stacks, p.width, p.size).to(dev)
-    dls.loaders[0] = step_dataloader(dls.train, seed)
     every = eval_every or p.eval_every
     cbs = [StepSchedule(p.steps, every, every, seed), LRDecay(p.lr_det, p.decay, p.decay_every)]
     if saat:
         att = Attacker(p.size, p.ngf, p.kernel, use_s=ab['use_s']).to(dev)
         dis = Discriminator(p.size, p.ndf, use_s=ab['use_s']).to(dev) if ab['use_d'] else None
-        cbs.append(SAATCallback(att, dis, p, ab['beta'], ab['lam'], ab['use_s'], ab['use_lr'], ab['use_d'], order, ab['adv_bn']))
+        cbs.append(SAATCallback(att, dis, p, ab['beta'], ab['lam'], ab['use_s'], ab['use_lr'], ab['use_d'], update_order, ab['adv_bn']))
     learn = Learner(dls, model, loss_func=DetectorLoss(p.fg_weight), lr=p.lr_det, metrics=[NMEMetric()], cbs=cbs,
                     opt_func=partial(Adam, mom=0.9, sqr_mom=0.999, eps=1e-8, wd=0.))
-    learn.preset, learn.seed, learn.ablation, learn.saat_on, learn.update_order = p, seed, ab, saat, order
+    learn.preset, learn.seed, learn.ablation, learn.saat_on, learn.update_order = p, seed, ab, saat, update_order
     learn.amp = amp_plan(p, dev)
     if p.amp: print(f"make_learner: {learn.amp.why}")          # one line: how this run computes, and why
     if learn.amp.enabled: learn.add_cb(Autocast(learn.amp))
@@ -415,107 +327,26 @@ def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: 
         learn.add_cb(ChannelsLast())                              # the detector; SAATCallback converts A and D
     return learn
 
-def saat_parts(learn) -> tuple:
-    "(attacker, discriminator, opt_att, opt_dis) of a SAAT Learner, Nones for the baseline."
-    cb = getattr(learn, 'saat', None)
-    return (cb.attacker, cb.discriminator, cb.opt_att, cb.opt_dis) if cb is not None else (None,) * 4
 
-# %% ../nbs/06_train.ipynb #78d7ccf5
-def _plain(o):
-    "Nested containers -> dict/list/python scalars/tensors only (what `weights_only=True` loads)."
-    if isinstance(o, torch.Tensor): return o.detach().cpu()
-    if isinstance(o, dict): return {str(k) if not isinstance(k, int) else k: _plain(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)) or type(o).__name__ == 'L': return [_plain(v) for v in o]
-    if isinstance(o, np.ndarray): return torch.from_numpy(o.copy())
-    if isinstance(o, np.generic): return o.item()
-    for t in (bool, int, float, str):      # plain types, not subclasses such as torch's TorchVersion
-        if isinstance(o, t): return t(o)
-    return o
-
-def rng_state() -> dict:
-    "The torch, CUDA, numpy and python RNG states, as tensors and lists."
-    ver, st, gauss = random.getstate()
-    name, keys, pos, has_gauss, cached = np.random.get_state()
-    return {'torch': torch.get_rng_state(), 'cuda': torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
-            'numpy': {'name': name, 'keys': torch.from_numpy(keys.astype(np.int64)), 'pos': int(pos),
-                      'has_gauss': int(has_gauss), 'cached': float(cached)},
-            'python': {'version': ver, 'state': list(st), 'gauss': gauss}}
-
-def set_rng_state(s: dict):
-    "Restore what `rng_state` saved."
-    torch.set_rng_state(s['torch'])
-    if s['cuda'] and torch.cuda.is_available(): torch.cuda.set_rng_state_all(s['cuda'])
-    n = s['numpy']
-    np.random.set_state((n['name'], n['keys'].numpy().astype(np.uint32), n['pos'], n['has_gauss'], n['cached']))
-    py = s['python']
-    random.setstate((py['version'], tuple(py['state']), py['gauss']))
-
-def checkpoint_dict(learn) -> dict:
-    "Everything needed to resume `learn` at `learn.step`, in the DEVELOPERS.md checkpoint format."
-    att, dis, oa, od = saat_parts(learn)
-    sd = lambda m: None if m is None else _plain(m.state_dict())
-    return {'format': CKPT_FORMAT, 'arch': dict(unwrap(learn.model).arch), 'preset': _plain(learn.preset.to_dict()),
-            'step': int(learn.step), 'detector': sd(unwrap(learn.model)), 'attacker': sd(att), 'discriminator': sd(dis),
-            'opt': {'detector': sd(learn.opt), 'attacker': sd(oa), 'discriminator': sd(od)}, 'rng': rng_state(),
-            'meta': _plain({'saat': learn.saat_on, 'seed': learn.seed, 'order': learn.update_order,
-                            'ablation': learn.ablation, 'machine': machine_info()})}
-
-def save_checkpoint(learn, path) -> Path:
-    "Write `checkpoint_dict(learn)` to `path` atomically (a killed write leaves the old file)."
-    return save_atomic(checkpoint_dict(learn), path)
-
-def load_checkpoint(path) -> dict:
-    "Read a checkpoint with `weights_only=True`; clear errors for a missing or foreign file."
-    ck = read_checkpoint(path)
-    if ck.get('format') != CKPT_FORMAT:
-        raise ValueError(f"checkpoint {path} is not a {CKPT_FORMAT} checkpoint (format {ck.get('format')!r})")
-    return ck
-
-def restore_checkpoint(learn, ck: dict):
-    "Load networks, optimisers, step and RNG states of `ck` into `learn` (built by `make_learner` with the same config)."
-    if bool(ck['meta']['saat']) != bool(learn.saat_on):
-        raise ValueError(f"checkpoint is {'SAAT' if ck['meta']['saat'] else 'baseline'}, the Learner is not")
-    unwrap(learn.model).load_state_dict(ck['detector'])
-    if learn.opt is None: learn.create_opt()
-    learn.opt.load_state_dict(ck['opt']['detector'])
-    att, dis, oa, od = saat_parts(learn)
-    for m, o, k in ((att, oa, 'attacker'), (dis, od, 'discriminator')):
-        if m is not None: m.load_state_dict(ck[k]); o.load_state_dict(ck['opt'][k])
-    learn.step_schedule.start = int(ck['step'])
-    set_rng_state(ck['rng'])
 
 # %% ../nbs/06_train.ipynb #cf31c565
-LOG_COLS = ['step', 'L', 'L_adv', 'L_F', 'L_A', 'L_D', 'L_R', 'beta', 'ssim', 'skipped', 'lr']   # L_adv = L̃ (eq. 8)
-EVAL_COLS = ['step', 'split', 'nme']
-
-def _truncate_csv(path: Path, cols: list, upto: int):
-    "Keep the header and rows with step <= `upto` (a fresh file with the header when missing)."
-    rows = []
-    if path.exists():
-        with open(path) as f: rows = [r for r in csv.DictReader(f) if int(r['step']) <= upto]
-    with open(path, 'w', newline='') as f:
-        w = csv.DictWriter(f, cols); w.writeheader(); w.writerows(rows)
-
-def _append_csv(path: Path, cols: list, row: dict):
-    with open(path, 'a', newline='') as f: csv.DictWriter(f, cols).writerow({k: row.get(k, '') for k in cols})
-
 class RunLog(Callback):
     "Per-step losses/β/SSIM/lr to `log.csv`, validation NME to `eval.csv`."
     order = 60
     def __init__(self, run_dir): self.dir = Path(run_dir)
     def before_fit(self):
         self.dir.mkdir(parents=True, exist_ok=True)
-        _truncate_csv(self.dir / 'log.csv', LOG_COLS, self.learn.step)
-        _truncate_csv(self.dir / 'eval.csv', EVAL_COLS, self.learn.step)
+        truncate_csv(self.dir / 'log.csv', LOG_COLS, self.learn.step)
+        truncate_csv(self.dir / 'eval.csv', EVAL_COLS, self.learn.step)
     def after_batch(self):
         if not self.training: return
         cb = getattr(self.learn, 'saat', None)
         row = {'step': self.learn.step, 'L': float(self.learn.loss), 'lr': self.learn.lr_now,
                **(cb.stats if cb is not None else {'skipped': 0})}
-        _append_csv(self.dir / 'log.csv', LOG_COLS, row)
+        append_csv(self.dir / 'log.csv', LOG_COLS, row)
     def after_validate(self):
         nm = self.learn.metrics[0]
-        if getattr(self.learn, 'eval_now', False) and nm.count: _append_csv(self.dir / 'eval.csv', EVAL_COLS, {'step': self.learn.step, 'split': 'valid', 'nme': nm.value})
+        if getattr(self.learn, 'eval_now', False) and nm.count: append_csv(self.dir / 'eval.csv', EVAL_COLS, {'step': self.learn.step, 'split': 'valid', 'nme': nm.value})
 
 class Checkpointer(Callback):
     "`checkpoint.pth` every `every` steps (at segment ends, after validation) and at the last step."
@@ -542,56 +373,6 @@ def distributed(learn):
     try: yield learn
     finally: learn.remove_cb(cb)
 
-# %% ../nbs/06_train.ipynb #3f9b72ae
-RUN_STATES = ('new', 'training', 'evaluating', 'done', 'broken')
-EVAL_SPLITS = ('valid', 'test')
-
-class RunBroken(RuntimeError):
-    "A run folder that cannot be resumed or trusted; the message says what to do."
-
-@dataclasses.dataclass
-class RunState:
-    "`state` (one of `RUN_STATES`), `why` in words, the splits still to evaluate and the weights to do it with."
-    state: str
-    why: str
-    todo: tuple = ()
-    weights: Path | None = None
-    @property
-    def done(self) -> bool: return self.state == 'done'
-
-def _split_file(d: Path, split: str) -> Path:
-    return d / 'robustness' / 'robustness.csv' if split == 'robustness' else d / f'results_{split}.npz'
-
-def run_weights(run_dir) -> Path | None:
-    "The trained detector of a run folder: `final.pth` (full checkpoint) else `detector.pth` (weights only), else None."
-    return next((Path(run_dir) / f for f in ('final.pth', 'detector.pth') if (Path(run_dir) / f).is_file()), None)
-
-def run_state(run_dir, splits=EVAL_SPLITS) -> RunState:
-    "What `run_dir` holds -> `RunState` (see the table above); reads `run.json`, `metrics.json` and which files exist."
-    d = Path(run_dir); rj = d / 'run.json'
-    fix = f"delete {d} to start it again, or pass --retrain to saat-reproduce"
-    if not rj.is_file():
-        if run_weights(d) or (d / 'checkpoint.pth').is_file():
-            return RunState('broken', f"holds weights but no run.json, so its config is unknown: {fix}")
-        return RunState('new', 'no run.json yet')
-    try: info = json.loads(rj.read_text()); status = info['status']
-    except Exception as e: return RunState('broken', f"run.json is unreadable ({type(e).__name__}: {e}): {fix}")
-    weights = run_weights(d)
-    trained = status in ('trained', 'done') or (status == 'running' and (d / 'final.pth').is_file())
-    if not trained:
-        ck = d / 'checkpoint.pth'
-        return RunState('training', f"training, {'resumes from checkpoint.pth' if ck.is_file() else 'no checkpoint yet: starts at step 0'}")
-    try: metrics = json.loads((d / 'metrics.json').read_text()) if (d / 'metrics.json').is_file() else {}
-    except Exception as e: return RunState('broken', f"metrics.json is unreadable ({type(e).__name__}: {e}): {fix}")
-    todo = tuple(s for s in splits if not _split_file(d, s).is_file() or (s != 'robustness' and 'nme' not in metrics.get(s, {})))
-    logs = [f for f in ('log.csv', 'eval.csv') if not (d / f).is_file()]
-    if logs: return RunState('broken', f"trained, but {' and '.join(logs)} missing: {fix}", todo, weights)
-    if not todo: return RunState('done' if status == 'done' else 'evaluating',
-                                 f"trained to step {info.get('steps', '?')}, evaluated on {', '.join(splits)}", (), weights)
-    if weights is None:
-        return RunState('broken', f"trained, but lacks {', '.join(todo)} and has neither final.pth nor detector.pth to evaluate with: {fix}", todo)
-    return RunState('evaluating', f"trained; {', '.join(todo)} not evaluated yet", todo, weights)
-
 # %% ../nbs/06_train.ipynb #a46eaac4
 def fit_steps(learn, ckpt_every: int | None = None, run_dir=None, cbs=None):
     "Train `learn` from `learn.step_schedule.start` to the preset's step count, one fastai epoch per segment."
@@ -604,38 +385,6 @@ def fit_steps(learn, ckpt_every: int | None = None, run_dir=None, cbs=None):
     else: learn.step, learn.total_steps = sched.start, sched.steps   # resumed at the last step: nothing left to train
     return learn
 
-def run_name(saat: bool, seed: int, ablation: dict | None = None) -> str:
-    "'baseline_s0', 'saat_s0', 'abl_beta0.5_noD_s1': the run folder name; ablation switches given explicitly are spelt out."
-    if not saat: return f'baseline_s{seed}'
-    ab = ablation or {}
-    bad = set(ab) - set(ABLATION_DEFAULTS)
-    if bad: raise TypeError(f"unknown ablation switch(es) {sorted(bad)}; known: {sorted(ABLATION_DEFAULTS)}")
-    tags = [f"{k}{float(ab[k]):g}" for k in ('beta', 'lam') if ab.get(k) is not None]
-    tags += [tag for key, tag in (('use_s', 'noS'), ('use_lr', 'noLR'), ('use_d', 'noD')) if not ab.get(key, True)]
-    tags += ['keepBN'] if ab.get('adv_bn', 'update') == 'keep' else []
-    return '_'.join(['abl', *tags, f's{seed}']) if tags else f'saat_s{seed}'
-
-def _config(p: Preset, saat, seed, ab, order, ckpt_every, root) -> dict:
-    return json.loads(json.dumps({'preset': p.to_dict(), 'saat': bool(saat), 'seed': int(seed), 'ablation': ab,
-                                  'order': order, 'ckpt_every': int(ckpt_every), 'data': str(root)}))
-
-def _read_json(path: Path):
-    try: return json.loads(path.read_text())
-    except Exception as e: raise ValueError(f"{path}: unreadable run.json ({type(e).__name__}: {e})") from None
-
-MACHINERY = ('amp', 'channels_last', 'num_workers')   # preset fields that change how a run computes, not what it is
-
-def _config_diff(old: dict | None, new: dict, machinery: bool = True) -> list:
-    """Keys in which two run configs differ; where the data lies (`data`) is not part of a run's identity, nor, with
-    `machinery=False` (a finished run that only needs evaluating), how it computed (`MACHINERY`)."""
-    old, new = dict(old or {}), dict(new)
-    for c in (old, new):     # a run from before a switch existed ran with the value ABLATION_ADDED records
-        if isinstance(c.get('ablation'), dict): c['ablation'] = {**ABLATION_ADDED, **c['ablation']}
-    if not machinery:
-        for c in (old, new):
-            if isinstance(c.get('preset'), dict): c['preset'] = {k: v for k, v in c['preset'].items() if k not in MACHINERY}
-    return sorted(k for k in set(new) | set(old) if k != 'data' and old.get(k) != new.get(k))
-
 def _evaluate_splits(model, out: Path, p: Preset, root: Path, seed: int, splits, meta: dict, progress: bool = True):
     "Score `model` on each of `splits` of the cross protocol -> `results_<split>.npz` + `metrics.json` in `out`."
     for split in splits:
@@ -644,7 +393,7 @@ def _evaluate_splits(model, out: Path, p: Preset, root: Path, seed: int, splits,
                                          meta={**meta, 'threads': torch.get_num_threads()}))
 
 def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = True, seed: int = 0, resume: bool = True,
-              order: str = 'paper', ckpt_every: int | None = None, cbs=None, progress: bool = True, check_data: bool = True,
+              update_order: str = 'paper', ckpt_every: int | None = None, cbs=None, progress: bool = True, check_data: bool = True,
               **ablation) -> Path:
     """Train one baseline/SAAT run into a run folder (DEVELOPERS.md layout) and return the folder. What it does
     is decided by `run_state`: `done` is left alone, `evaluating` gets only its missing evaluations, `training`
@@ -655,7 +404,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
     if not saat and ablation: print(f"train_run: baseline run, ablation switches {sorted(ablation)} have no effect")
     ckpt_every = ckpt_every or p.eval_every
     out = Path(out) if out is not None else Path('outputs') / p.name / run_name(saat, seed, ablation)
-    cfg = _config(p, saat, seed, ab, order, ckpt_every, root)
+    cfg = run_config(p, saat, seed, ab, update_order, ckpt_every, root)
     main_proc = rank_distrib() == 0
     with (FolderLock(out, 'run folder') if main_proc else ExitStack()):
         if main_proc:
@@ -663,7 +412,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         st, rj = run_state(out), out / 'run.json'
         if st.state == 'broken': raise RunBroken(f"{out}: {st.why}")
         if st.state != 'new':
-            diff = _config_diff(_read_json(rj).get('config'), cfg, machinery=st.state == 'training')
+            diff = config_diff(read_run_json(rj).get('config'), cfg, machinery=st.state == 'training')
             if diff: raise FileExistsError(f"{out} holds a run with another config (differs in {diff}); choose another out folder")
         if st.state == 'done': print(f"train_run: {out} is done ({st.why}), skipping"); return out
         meta = {'run': out.name, 'saat': bool(saat), 'seed': int(seed)}
@@ -675,7 +424,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
             model, ck = load_detector(st.weights)
             print(f"train_run: {out} is trained; evaluating {', '.join(st.todo)} with {st.weights.name}")
             _evaluate_splits(model, out, p, root, seed, st.todo, {**meta, 'step': int(ck['step'])}, progress)
-            info = _read_json(rj); info.update(status='done'); write_if_changed(rj, json.dumps(info, indent=1))
+            info = read_run_json(rj); info.update(status='done'); write_if_changed(rj, json.dumps(info, indent=1))
             return out
         out.mkdir(parents=True, exist_ok=True)
         t0, cmd = time.time(), ' '.join(shlex.quote(a) for a in sys.argv)
@@ -683,7 +432,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
                 'started': time.strftime('%Y-%m-%d %H:%M:%S')}
         if main_proc: write_if_changed(rj, json.dumps({**info, 'status': 'running'}, indent=1))
         dls = face_dataloaders(root, p, 'cross', seed)
-        learn = make_learner(dls, p, saat, seed, order, **ab)
+        learn = make_learner(dls, p, saat, seed, update_order, **ab)
         ck = out / 'checkpoint.pth'
         if resume and ck.exists():
             restore_checkpoint(learn, load_checkpoint(ck)); print(f"train_run: resuming {out} at step {learn.step_schedule.start}")
@@ -698,34 +447,6 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         write_if_changed(rj, json.dumps({**info, 'status': 'done'}, indent=1))
     return out
 
-# %% ../nbs/06_train.ipynb #2ea0364f
-def read_log(run_dir) -> dict:
-    "log.csv -> {column: np.ndarray} (empty cells -> nan)."
-    f = Path(run_dir) / 'log.csv'
-    if not f.is_file(): raise FileNotFoundError(f"read_log: no log.csv in {run_dir}")
-    with open(f) as fh: rows = list(csv.DictReader(fh))
-    return {c: np.array([float(r[c]) if r.get(c) not in ('', None) else np.nan for r in rows]) for c in LOG_COLS}   # older logs: no L_adv
-
-def plot_log(run_dir, axs=None):
-    "Learning curves (L, L̃, L_F, L_A, L_D, L_R), mean β and SSIM, validation NME of one run folder."
-    import matplotlib.pyplot as plt
-    log = read_log(run_dir)
-    if axs is None: _, axs = plt.subplots(1, 3, figsize=(14, 3.4))
-    for c in ('L', 'L_adv', 'L_F', 'L_A', 'L_D', 'L_R'):
-        if np.isfinite(log[c]).any(): axs[0].plot(log['step'], log[c], label='L̃' if c == 'L_adv' else c)
-    axs[0].set_yscale('log'); axs[0].set_xlabel('step'); axs[0].legend(fontsize=8); axs[0].set_title(f'losses: {Path(run_dir).name}')
-    for c in ('beta', 'ssim'):
-        if np.isfinite(log[c]).any(): axs[1].plot(log['step'], log[c], label=f'mean {c}')
-    if axs[1].lines: axs[1].legend(fontsize=8)
-    else: axs[1].text(0.5, 0.5, 'no attacker (baseline)', ha='center', transform=axs[1].transAxes)
-    axs[1].set_xlabel('step'); axs[1].set_title('β and SSIM(M·I, M·I_adv)')
-    ev = Path(run_dir) / 'eval.csv'
-    if ev.exists():
-        with open(ev) as fh: rows = list(csv.DictReader(fh))
-        axs[2].plot([int(r['step']) for r in rows], [float(r['nme']) for r in rows], 'o-')
-    axs[2].set_xlabel('step'); axs[2].set_ylabel('NME %'); axs[2].set_title('validation NME')
-    return axs
-
 # %% ../nbs/06_train.ipynb #b37e083a
 def main(argv=None) -> Path:
     "CLI of `train_run`."
@@ -735,8 +456,10 @@ def main(argv=None) -> Path:
     ap.add_argument('--baseline', action='store_true', help='train without SAAT')
     ap.add_argument('--beta', type=float, default=None, help='fixed β instead of the adaptive one')
     ap.add_argument('--lam', type=float, default=None, help='λ of eq. 3 (default: the preset)')
-    ap.add_argument('--no-s', action='store_true'); ap.add_argument('--no-lr', action='store_true'); ap.add_argument('--no-d', action='store_true')
-    ap.add_argument('--order', default='paper', choices=['paper', 'shared'])
+    for k, what in (('use_s', 'the structure map S into A and D'), ('use_lr', 'L_R'), ('use_d', 'the discriminator and L_A')):
+        ap.add_argument(f'--{k}', action=argparse.BooleanOptionalAction, default=True, help=f'{what} (--no-{k}: Table 7)')
+    ap.add_argument('--adv_bn', default='update', choices=ADV_BN_MODES, help="'keep': the adversarial forward leaves BN statistics")
+    ap.add_argument('--update_order', default='paper', choices=UPDATE_ORDERS)
     ap.add_argument('--ckpt-every', type=int, default=None); ap.add_argument('--no-resume', action='store_true')
     ap.add_argument('--amp', action='store_true', help='mixed precision (bf16 autocast where the CPU/GPU has bf16 units; Preset.amp)')
     ap.add_argument('--channels-last', action='store_true', help='NHWC weights (Preset.channels_last)')
@@ -745,10 +468,9 @@ def main(argv=None) -> Path:
     if a.amp: over['amp'] = True
     if a.channels_last: over['channels_last'] = True
     p = get_preset(a.preset, **over)
-    ab = {k: v for k, v in dict(beta=a.beta, lam=a.lam).items() if v is not None}
-    ab.update({k: False for k, f in (('use_s', a.no_s), ('use_lr', a.no_lr), ('use_d', a.no_d)) if f})
+    ab = {k: getattr(a, k) for k in ABLATION_DEFAULTS if getattr(a, k) != ABLATION_DEFAULTS[k]}
     try:
-        out = train_run(p, a.data, a.out, saat=not a.baseline, seed=a.seed, resume=not a.no_resume, order=a.order,
+        out = train_run(p, a.data, a.out, saat=not a.baseline, seed=a.seed, resume=not a.no_resume, update_order=a.update_order,
                         ckpt_every=a.ckpt_every, **ab)
     except (FolderLocked, RunBroken, FileExistsError, FileNotFoundError, DatasetError) as e:   # bad data, a busy or untrustworthy folder: exit 2
         print(f"python -m saat_nb.train: error: {e}", file=sys.stderr); raise SystemExit(2)

@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 from skimage.metrics import structural_similarity
-from saat_nb.beta import ssim, beta_weight, beta_from_images, adaptive_loss
+from saat_nb.beta import ssim, beta_weight, adaptive_loss
 from saat_nb.losses import heatmap_mse
 
 
@@ -73,14 +73,6 @@ def test_beta_weight():
     assert beta_weight(torch.tensor([1.])).item() == pytest.approx(math.log(1.5), rel=1e-6)
     assert beta_weight(torch.tensor([0.9])).item() == pytest.approx(math.log(1.4), rel=1e-6)
     assert torch.isfinite(b).all()
-
-
-def test_beta_from_images_no_grad():
-    x = torch.rand(2, 3, 24, 24, requires_grad=True); m = torch.ones(2, 1, 24, 24)
-    b = beta_from_images(x, x.detach(), m)
-    assert not b.requires_grad and torch.allclose(b, torch.full((2,), math.log(1.5)), atol=1e-5)
-    far = beta_from_images(x, torch.rand(2, 3, 24, 24), m)
-    assert (far == 0).all()
 
 
 def test_adaptive_loss_hand_value_and_fixed_beta():

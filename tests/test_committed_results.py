@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from saat_nb.core import Preset
 from saat_nb.data import find_faces, LandmarkDataset
-from saat_nb.evaluate import evaluate_model, load_results
+from saat_nb.metrics import evaluate_model, load_results
 from saat_nb.predict import load_detector
 
 CPU = Path(__file__).resolve().parents[1] / 'outputs' / 'cpu'

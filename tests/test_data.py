@@ -362,14 +362,15 @@ def test_batched_augmentation_is_deterministic_per_seed_epoch_item(data_dir):
     assert not torch.equal(q[3], q[4])
 
 def test_training_loader_augments_per_batch_and_keeps_the_contract(data_dir):
-    "Training batches come from AugmentBatch (an AddHeatmaps: train.step_dataloader's test) and equal the items."
+    "Training batches come from AugmentBatch (an AddHeatmaps) through the step-indexed StepDL, and equal the items."
     from saat_nb.data import AugmentBatch, AddHeatmaps
     dls = face_dataloaders(data_dir, 'smoke', seed=0, device='cpu')
     tfm = dls.train.after_batch.fs[0]
     assert isinstance(tfm, AugmentBatch) and isinstance(tfm, AddHeatmaps) and not isinstance(dls.valid.after_batch.fs[0], AugmentBatch)
-    ds = dls.train.dataset
     from fastcore.basics import first
-    from saat_nb.data import EpochDL
+    from saat_nb.data import EpochDL, StepDL, PassView
+    assert isinstance(dls.train, StepDL) and isinstance(dls.train.dataset, PassView)
+    ds = dls.train.dataset.ds
     x, hm, pts = first(EpochDL(ds, bs=4, shuffle=False, device='cpu', after_batch=ds.batch_tfm()))   # epoch 0, items 0..3
     ref = [ds.item(i) for i in range(4)]
     assert torch.equal(torch.stack([r[0] for r in ref]), x) and torch.equal(torch.stack([r[2] for r in ref]), pts)

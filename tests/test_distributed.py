@@ -22,7 +22,7 @@ DRIVER = textwrap.dedent('''
     torch.set_num_threads(1)
     data, out, order = sys.argv[1:4]
     p = get_preset('smoke', steps=4, eval_every=2)
-    learn = make_learner(face_dataloaders(data, p, seed=0), p, saat=True, seed=0, order=order)
+    learn = make_learner(face_dataloaders(data, p, seed=0), p, saat=True, seed=0, update_order=order)
     seen = []
     learn.add_cb(type('Seen', (__import__('fastai.callback.core', fromlist=['Callback']).Callback,),
                       {'before_batch': lambda self: seen.append(self.xb[0].sum().item()) if self.training else None})())

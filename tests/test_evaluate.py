@@ -1,10 +1,10 @@
-"Metrics, results files and tables of saat_nb.evaluate."
+"Metrics and results files (saat_nb.metrics), corruptions (saat_nb.robustness), figures and tables (saat_nb.evaluate)."
 import json
 import numpy as np
 import pytest
 import torch
-from saat_nb.evaluate import (nme, failure_rate, ced, auc, summarize, Results, results_from_points,
-                              concat_results, save_results, load_results, metrics_table)
+from saat_nb.metrics import (nme, failure_rate, ced, auc, summarize, Results, results_from_points,
+                             concat_results, save_results, load_results, metrics_table)
 
 def face(io=50., seed=0):
     g = np.random.default_rng(seed).uniform(0, 100, (68, 2))
@@ -108,8 +108,9 @@ def test_concat_and_table(tmp_path):
 # --- flip, evaluate_model, corruptions, figures -------------------------------------------------------------
 from saat_nb.data import FLIP_PERM, render_heatmaps, face_dataset
 from saat_nb.hourglass import predict_landmarks, HourglassNet
-from saat_nb.evaluate import (evaluate_model, corrupt, CORRUPTIONS, robustness_report, plot_ced,
-                              plot_per_sample_nme, plot_hardest, plot_robustness, results_table)
+from saat_nb.metrics import evaluate_model
+from saat_nb.robustness import corrupt, CORRUPTIONS, robustness_report, plot_robustness
+from saat_nb.evaluate import plot_ced, plot_per_sample_nme, plot_hardest, results_table
 
 def _symmetric_face(size=64, seed=0):
     "(68,2) points whose mirror image, re-labelled with FLIP_PERM, is the same face."
@@ -185,7 +186,9 @@ def _fake_run(d, saat, preset='smoke', seed=0, shift=0.):
     return d
 
 def test_run_info_pair_and_tables(tmp_path):
-    from saat_nb.evaluate import run_info, pair_runs, runs_label, results_table, common_splits, robustness_table
+    from saat_nb.runs import run_info
+    from saat_nb.evaluate import pair_runs, runs_label, results_table, common_splits
+    from saat_nb.robustness import robustness_table
     import pandas as pd
     runs = {'b': _fake_run(tmp_path / 'b', False), 's': _fake_run(tmp_path / 's', True, shift=1.)}
     assert run_info(runs['s']) == {'run': 's', 'preset': 'smoke', 'saat': True, 'seed': 0, 'steps': 6, 'machine': 'x86_64', 'status': 'done'}

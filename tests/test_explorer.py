@@ -6,7 +6,7 @@ import pytest
 import torch
 import ipywidgets as W
 from saat_nb.core import get_preset
-from saat_nb.evaluate import results_from_points, save_results
+from saat_nb.metrics import results_from_points, save_results
 from saat_nb.explorer import (Explorer, explorer, load_players, find_runs, find_checkpoints, runs_table, plot_runs,
                               PANELS, attack)
 
@@ -16,7 +16,7 @@ torch.set_num_threads(1)
 def fake_run(d, seed=0, saat=True, n=30):
     "A fake-but-well-formed run folder (no checkpoint)."
     rng = np.random.default_rng(seed); d.mkdir(parents=True)
-    (d / 'run.json').write_text(json.dumps({'saat': saat, 'ablation': {'beta': 0.5, 'lam': 1.0, 'use_s': False}}))
+    (d / 'run.json').write_text(json.dumps({'config': {'saat': saat, 'ablation': {'beta': 0.5, 'lam': 1.0, 'use_s': False}}}))
     pd.DataFrame({'step': np.arange(1, n + 1), 'L': rng.random(n), 'beta': rng.random(n) if saat else np.nan,
                   'ssim': rng.random(n) if saat else np.nan}).to_csv(d / 'log.csv', index=False)
     pd.DataFrame({'step': [10, 20], 'split': 'valid', 'nme': [30., 20.]}).to_csv(d / 'eval.csv', index=False)

@@ -243,7 +243,7 @@ def test_fast_path_points_match_fp32_on_real_faces(data_dir):
     the default (`inference_copy` in fp32) is within 0.5 px of the model in fp32 at *every* point (the max);
     bf16 (amp=True) is not: bounded only in bulk (>= 90% of the points within 0.5 px) and by its NME (within 0.3)."""
     from saat_nb.data import find_faces, face_box, read_pts, apply_matrix
-    from saat_nb.evaluate import nme
+    from saat_nb.metrics import nme
     det = REPO / 'outputs' / 'cpu' / 'saat_s0' / 'detector.pth'
     faces = find_faces(data_dir, 'afw')[:40]
     ims, boxes = [read_image(f.image) for f in faces], [face_box(read_pts(f.pts)) for f in faces]

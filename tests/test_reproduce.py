@@ -2,7 +2,8 @@
 import contextlib, io, json, subprocess, sys
 from pathlib import Path
 import pytest
-from saat_nb.reproduce import main, reproduce, stage_runs, compare_seeds, verdict, ABLATIONS
+from saat_nb.reproduce import main, reproduce, stage_runs, compare_seeds, verdict
+from saat_nb.runs import ABLATIONS
 
 STAGES = ['baseline', 'saat', 'evaluate', 'ablations', 'figures']
 
@@ -33,7 +34,9 @@ def test_end_to_end(smoke):
     assert abs(res['main']['afw']['saat_mean'] - 100 * m['test']['nme']) < 1e-6 or abs(res['main']['afw']['saat_mean'] - m['test']['nme']) < 1e-6
     assert [r['row'] for r in res['ablations']] == ['baseline', 'saat', 'noD'] and len(res['fluctuation']) == 2
     md = (root / 'results.md').read_text()
-    assert md.splitlines()[2].startswith('Reproduce all of it: `saat-reproduce --preset smoke --data ../shared/data/300w --seeds 0`')
+    data = argv[argv.index('--data') + 1]                   # the data root this call was given, not a hard-coded one
+    assert md.splitlines()[2].startswith(f'Reproduce all of it: `saat-reproduce --preset smoke --data {data} --seeds 0`')
+    assert res['data'] == data and res['ablations'][2]['delta_test'] is not None and 'ours Δafw vs SAAT' in md
     assert 'written by: `saat-reproduce --preset smoke' in md and 'The real run is `saat-reproduce --preset cpu`' in md
     assert res['verdict'] in md and 'cannot be told from noise' in res['verdict']   # one seed: no spread
     assert len(list((root / 'figures').rglob('*.png'))) >= 8 and (root / 'figures' / 's0' / 'stage_evaluate.done').is_file() and (root / 'figures' / 'ablations.png').is_file()
@@ -165,7 +168,7 @@ def test_whole_preset_crosses_papermill(data_dir, tmp_path):
     """reproduce(get_preset('smoke', steps=4)): the run notebook trains 4 steps, not the named preset's 6, and run.json,
     results.json/results.md and the stage hash say what was trained; the named preset on that folder is refused."""
     from saat_nb.core import get_preset, Preset, PRESETS
-    from saat_nb.train import read_log, RunBroken, ablation_config
+    from saat_nb.runs import read_log, RunBroken, ablation_config
     from saat_nb.reproduce import eval_nb_hash, preset_param
     p = get_preset('smoke', steps=4)
     assert p.steps != PRESETS['smoke'].steps
@@ -191,12 +194,13 @@ def test_whole_preset_crosses_papermill(data_dir, tmp_path):
 def test_every_ablation_switch_crosses_into_06():
     "Each of 06_train's ablation parameters maps to a train_run keyword, adv_bn included, and none is dropped."
     import nbformat
-    from saat_nb.reproduce import _train_kwargs
-    from saat_nb.train import ABLATION_DEFAULTS
+    from saat_nb.reproduce import train_kwargs
+    from saat_nb.runs import ABLATION_DEFAULTS
     nb = nbformat.read(Path(__file__).resolve().parents[1] / 'nbs' / '06_train.ipynb', as_version=4)
     cell = next(c for c in nb.cells if 'parameters' in c.metadata.get('tags', []))
     names = [l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.startswith('#')]
-    params = {n: object() for n in names if n not in ('PRESET', 'DATA', 'OUT', 'SEED', 'SAAT', 'ORDER')}
-    kw = _train_kwargs({'SAAT': True, 'SEED': 0, **params})
-    assert set(kw) - {'saat', 'seed'} == set(ABLATION_DEFAULTS), (sorted(params), sorted(kw))
-    assert _train_kwargs({'SAAT': True, 'SEED': 1, 'ADV_BN': 'keep'})['adv_bn'] == 'keep'
+    params = {n: object() for n in names if n not in ('PRESET', 'DATA', 'OUT', 'SEED', 'SAAT')}
+    kw = train_kwargs({'SAAT': True, 'SEED': 0, **params})
+    assert set(kw) - {'saat', 'seed'} == {*ABLATION_DEFAULTS, 'update_order'}, (sorted(params), sorted(kw))
+    assert set(params) == {*ABLATION_DEFAULTS, 'update_order'}     # one spelling: the parameters are train_run's keywords
+    assert train_kwargs({'SAAT': True, 'SEED': 1, 'adv_bn': 'keep'})['adv_bn'] == 'keep'

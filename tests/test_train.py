@@ -7,8 +7,10 @@ from fastai.callback.core import Callback
 from saat_nb.core import get_preset
 from saat_nb.data import face_dataloaders
 from saat_nb.hourglass import HourglassNet
-from saat_nb.train import (make_learner, fit_steps, train_run, load_checkpoint, ablation_config, read_log, main,
-                           step_items, frozen, CKPT_FORMAT)
+from saat_nb.data import step_items
+from saat_nb.checkpoint import load_checkpoint, CKPT_FORMAT
+from saat_nb.runs import ablation_config, read_log
+from saat_nb.train import make_learner, fit_steps, train_run, main, frozen
 
 torch.set_num_threads(1)
 FIXED = dict(rot=0., scale=0., shift=0., flip=False, occlusion=0., colour=0.)   # no augmentation: a fixed batch
@@ -93,7 +95,7 @@ def test_saat_overfits_four_faces(tmp_path, data_dir):
 @pytest.mark.parametrize('order', ['paper', 'shared'])
 def test_each_player_steps_alone(data_dir, order):
     "Attacker step leaves the detector as it was; the detector step leaves the attacker as it was."
-    learn = learner(data_dir, order=order)
+    learn = learner(data_dir, update_order=order)
     pre, mid = Snap(order=4, params_only=order == 'shared'), Snap(order=6, params_only=order == 'shared')
     quiet_fit(learn, cbs=[pre, mid])
     det0, att0 = pre.snaps[0][1], pre.snaps[0][2]
@@ -188,7 +190,7 @@ def test_beta_and_lambda_switches(data_dir):
 def test_nan_guard(tmp_path, data_dir, monkeypatch, which, order):
     "A non-finite attacker/D loss: no step for that player, skip logged, detector = baseline detector."
     import saat_nb.train as T
-    learn = learner(data_dir, order=order)
+    learn = learner(data_dir, update_order=order)
     cb = learn.saat
     if which == 'attacker':
         real = cb.attacker_loss
@@ -229,7 +231,7 @@ class NaNAttacker(torch.nn.Module):
 @pytest.mark.parametrize('order', ['paper', 'shared'])
 def test_nan_attacker_output_keeps_every_network_finite(tmp_path, data_dir, order):
     "NaN into A's output: no parameter and no buffer (D's and the detector's BatchNorm statistics) of the three networks turns non-finite."
-    learn = learner(data_dir, steps=2, order=order)
+    learn = learner(data_dir, steps=2, update_order=order)
     learn.saat.attacker = NaNAttacker(learn.saat.attacker)
     quiet_fit(learn, run_dir=tmp_path)
     for name, m in (('detector', learn.model), ('attacker', learn.saat.attacker), ('discriminator', learn.saat.discriminator)):
@@ -243,7 +245,7 @@ def test_nan_attacker_output_keeps_every_network_finite(tmp_path, data_dir, orde
 def test_killed_between_evaluations_gets_only_its_evaluation(tmp_path, data_dir, monkeypatch, capsys):
     "A run killed after its validation but before its test evaluation is `evaluating`, not done; the rerun evaluates only the test split."
     import saat_nb.train as T
-    from saat_nb.train import run_state
+    from saat_nb.runs import run_state
     real = T.save_results
     def killed_at_test(out, res):
         if res.split == 'test': raise Kill('killed during the test evaluation')
@@ -265,7 +267,7 @@ def test_killed_between_evaluations_gets_only_its_evaluation(tmp_path, data_dir,
 def test_committed_run_without_final_is_done(tmp_path, data_dir):
     "A finished run as committed (weights-only detector.pth, no final.pth/checkpoint.pth) is done; without weights and an evaluation it is broken."
     from saat_nb.predict import export_detector
-    from saat_nb.train import run_state, RunBroken
+    from saat_nb.runs import run_state, RunBroken
     out = tmp_path / 'base'
     train_run('smoke', data_dir, out, saat=False, progress=False)
     export_detector(out / 'final.pth', out / 'detector.pth')
@@ -343,7 +345,7 @@ class LossSeen(Callback):
 @pytest.mark.parametrize('order', ['paper', 'shared'])
 def test_adversarial_batch_is_one_object_and_its_loss_is_added(data_dir, order):
     "The step's adversarial batch is `SAATCallback.adv`; the Learner's loss is L + L̃; the batch and loss function carry none of it."
-    learn, rec = learner(data_dir, order=order, beta=0.5), LossSeen()     # fixed β: L̃ > 0 even at step 1
+    learn, rec = learner(data_dir, update_order=order, beta=0.5), LossSeen()     # fixed β: L̃ > 0 even at step 1
     quiet_fit(learn, cbs=[rec])
     L, L_adv, total, a, n_yb = rec.seen[0]
     assert math.isclose(total, L + L_adv, rel_tol=1e-5) and L_adv > 0
@@ -375,7 +377,7 @@ def test_adv_bn_switch_decides_whose_statistics_the_detector_keeps(data_dir, adv
 
 def test_runs_from_before_adv_bn_keep_their_identity():
     "A committed run's run.json has no adv_bn: it ran with 'update', so its config still matches today's default."
-    from saat_nb.train import _config_diff
+    from saat_nb.runs import config_diff as _config_diff
     ab = ablation_config(smoke())
     old = {'saat': True, 'ablation': {k: v for k, v in ab.items() if k != 'adv_bn'}}
     assert _config_diff(old, {'saat': True, 'ablation': ab}) == []

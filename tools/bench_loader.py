@@ -58,14 +58,10 @@ def time_loader(dl, passes: int) -> dict:
 
 def time_step(p, warm: int, reps: int) -> dict:
     "Baseline training step on a fixed in-memory batch (bench_train_step's), at the preset's amp/channels_last."
-    from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
     from saat_nb.train import make_learner, fit_steps
-    from bench_train_step import fixed_batch, step_timer
+    from bench_train_step import fixed_loaders, step_timer
     q = get_preset(p, steps=warm + reps, eval_every=warm + reps, num_workers=0)
-    ds = fixed_batch(q)
-    dls = DataLoaders(DataLoader(ds, bs=q.bs, drop_last=True), DataLoader(ds, bs=q.bs), device='cpu')
-    learn = make_learner(dls, q, seed=0, saat=False)
+    learn = make_learner(fixed_loaders(q), q, seed=0, saat=False)
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     timer = step_timer()
     with learn.no_logging(): fit_steps(learn, cbs=[timer])

@@ -81,6 +81,27 @@ def fixed_batch(p):
     return FixedBatch()
 
 
+def fixed_loaders(p, device='cpu'):
+    """DataLoaders over `fixed_batch(p)`: the training loader as the package under test wants it (a `data.StepDL`
+    for today's code, whose `make_learner` takes the loaders as they come; a plain loader for 1869832's, which
+    re-indexed it by step itself)."""
+    from fastai.data.core import DataLoaders
+    from fastai.data.load import DataLoader
+    import saat_nb.data as D
+    ds = fixed_batch(p)
+    train = D.StepDL(ds, bs=p.bs, seed=0) if hasattr(D, 'StepDL') else DataLoader(ds, bs=p.bs, drop_last=True)
+    return DataLoaders(train, DataLoader(ds, bs=p.bs), device=device)
+
+
+def arm_kwargs(arm: str) -> dict:
+    "`make_learner` keywords of an arm, spelt as the package under test spells them (`update_order`, once `order`)."
+    import inspect
+    from saat_nb.train import make_learner
+    kw = dict(ARMS[arm])
+    if 'order' in kw and 'update_order' in inspect.signature(make_learner).parameters: kw['update_order'] = kw.pop('order')
+    return kw
+
+
 def step_timer(cuda: bool = False):
     "A callback timing each training step (`.times`, s; CUDA-synchronised when `cuda`) and keeping its loss (`.losses`)."
     import torch
@@ -102,8 +123,6 @@ def worker(size: str, arm: str, prec: str, threads: int) -> dict:
     "One configuration, in this process: seconds per step (median of the timed steps) and peak RSS."
     import torch
     torch.set_num_threads(threads)
-    from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
     from saat_nb.core import get_preset
     from saat_nb.train import make_learner, fit_steps
 
@@ -113,9 +132,7 @@ def worker(size: str, arm: str, prec: str, threads: int) -> dict:
     p = get_preset(name, **over, steps=warm + reps, eval_every=warm + reps)
     if arm == 'components': return {'size': size, 'arm': arm, 'prec': prec, 'parts': components(p, max(1, reps // 2))}
 
-    ds = fixed_batch(p)
-    dls = DataLoaders(DataLoader(ds, bs=p.bs, drop_last=True), DataLoader(ds, bs=p.bs), device='cpu')
-    learn = make_learner(dls, p, seed=0, **ARMS[arm])
+    learn = make_learner(fixed_loaders(p), p, seed=0, **arm_kwargs(arm))
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     timer = step_timer()
     with learn.no_logging(): fit_steps(learn, cbs=[timer])
@@ -140,7 +157,7 @@ def whole_worker(arm: str, cfg: str, threads: int, data: str) -> dict:
     over = dict(n_train=WHOLE['n_train'], n_valid=16, steps=n, eval_every=n)
     if not old: over.update(PRECISIONS[CODES[cfg][1]])
     p = get_preset('cpu', **over)
-    learn = make_learner(face_dataloaders(data, p, seed=0), p, seed=0, **ARMS[arm])
+    learn = make_learner(face_dataloaders(data, p, seed=0), p, seed=0, **arm_kwargs(arm))
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
 
     class Stamps(Callback):

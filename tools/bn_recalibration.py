@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from saat_nb.core import Preset, data_root, machine_info, set_seed
 from saat_nb.data import find_faces, LandmarkDataset
-from saat_nb.evaluate import evaluate_model
+from saat_nb.metrics import evaluate_model
 from saat_nb.predict import load_detector
 
 def recalibrate_bn(model, ds, bs: int = 16):

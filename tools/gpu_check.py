@@ -15,21 +15,17 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / 'tools'))
-from bench_train_step import fixed_batch, step_timer   # the same synthetic batch and step timer as the CPU benchmark
+from bench_train_step import fixed_loaders, arm_kwargs, step_timer   # the same synthetic batch and step timer as the CPU benchmark
 ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order='paper'), 'SAAT, shared order': dict(saat=True, order='shared')}
 
 
 def run_arm(arm: str, steps: int, warm: int, bs: int | None) -> dict:
     import torch
-    from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
     from saat_nb.core import get_preset, default_device
     from saat_nb.train import make_learner, fit_steps
     dev = default_device()
     p = get_preset('paper', steps=warm + steps, eval_every=warm + steps, num_workers=0, **({'bs': bs} if bs else {}))
-    ds = fixed_batch(p)
-    dls = DataLoaders(DataLoader(ds, bs=p.bs, drop_last=True), DataLoader(ds, bs=p.bs), device=dev)
-    learn = make_learner(dls, p, seed=0, **ARMS[arm])
+    learn = make_learner(fixed_loaders(p, dev), p, seed=0, **arm_kwargs(arm))
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     if dev.type == 'cuda': torch.cuda.reset_peak_memory_stats()
     tm = step_timer(cuda=dev.type == 'cuda')

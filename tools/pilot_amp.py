@@ -45,7 +45,7 @@ def main():
                      'fp32 wall s': w32, 'bf16 wall s': w16, 'speed-up': (w32 / w16) if w16 and w32 else None})
     sys.path.insert(0, str(REPO))
     from saat_nb.core import machine_info
-    from saat_nb.evaluate import markdown_table
+    from saat_nb.metrics import markdown_table
     plan = json.loads((out / f'saat_s{a.seed}' / 'run.json').read_text())['config']['preset']
     lines = ['# Pilot: bf16 autocast + channels_last against fp32 (cpu preset, same seed, same steps)', '',
              f"`python tools/pilot_amp.py --data {a.data} --seed {a.seed}` · {time.strftime('%Y-%m-%d')} · {time.time() - t0:.0f} s · "

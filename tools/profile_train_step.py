@@ -19,7 +19,7 @@ PHASES = [  # (owner, attribute, label)
     ('SAATCallback', 'attacker_step', '  attacker step (D fwd, L_T, backward through detector, D and A; paper order)'),
     ('SAATCallback', 'make_adv', '  attacker forwards (I_adv)'),
     ('SAATCallback', 'discriminator_step', '  discriminator step'),
-    ('SAATCallback', 'beta_of', '  SSIM and β'),
+    ('AdvBatch', 'weigh', '  SSIM and β'),
     ('Learner', '_do_one_batch', 'Learner one batch (forwards, losses, backward, step)'),
     ('SAATCallback', 'after_pred', '  detector forward on I_adv'),
     ('DetectorLoss', '__call__', '  L (eq. 1)'),
@@ -33,14 +33,13 @@ def worker(arm: str, threads: int, steps: int) -> dict:
     import torch
     torch.set_num_threads(threads)
     sys.path.insert(0, str(REPO / 'tools'))
-    from bench_train_step import fixed_batch, step_timer
-    from fastai.data.core import DataLoaders
-    from fastai.data.load import DataLoader
+    from bench_train_step import fixed_loaders, arm_kwargs, step_timer
     from fastai.learner import Learner
     from saat_nb.core import get_preset
     import saat_nb.train as T
     acc = collections.defaultdict(float)
-    owners = {'SAATCallback': T.SAATCallback, 'Learner': Learner, 'DetectorLoss': T.DetectorLoss}
+    from saat_nb.attack import AdvBatch
+    owners = {'SAATCallback': T.SAATCallback, 'Learner': Learner, 'DetectorLoss': T.DetectorLoss, 'AdvBatch': AdvBatch}
     def wrap(obj, name, label):
         f = getattr(obj, name)
         def g(*a, **k):
@@ -48,9 +47,7 @@ def worker(arm: str, threads: int, steps: int) -> dict:
         setattr(obj, name, g)
     for owner, attr, label in PHASES: wrap(owners[owner], attr, label)
     p = get_preset('cpu', steps=steps, eval_every=steps)
-    ds = fixed_batch(p)
-    dls = DataLoaders(DataLoader(ds, bs=p.bs, drop_last=True), DataLoader(ds, bs=p.bs), device='cpu')
-    learn = T.make_learner(dls, p, seed=0, **ARMS[arm])
+    learn = T.make_learner(fixed_loaders(p), p, seed=0, **arm_kwargs(arm))
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     timer = step_timer()
     acc.clear()

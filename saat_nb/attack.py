@@ -8,7 +8,7 @@ import dataclasses
 import numpy as np
 import torch
 from .data import to_hwc
-from .attacker import structure_map, semantic_mask, adversarial_example
+from .attacker import structure_map, semantic_mask, adversarial_example, MASK_BG
 from .beta import ssim, beta_weight
 
 # %% auto #0
@@ -34,7 +34,7 @@ class AdvBatch:
     L_adv: torch.Tensor | None = None
 
     @classmethod
-    def start(cls, x, hm, noise_ch: int = 1, use_s: bool = True, bg: float = 0.1, generator=None) -> AdvBatch:
+    def start(cls, x, hm, noise_ch: int = 1, use_s: bool = True, bg: float = MASK_BG, generator=None) -> AdvBatch:
         "S (None when `not use_s`), M (`bg` outside the landmarks) and z ~ N(0,1) for a batch; z from `generator` when given."
         shape = (x.shape[0], noise_ch, *x.shape[-2:])
         z = torch.randn(shape, device=x.device) if generator is None else torch.randn(shape, generator=generator).to(x.device)
@@ -56,7 +56,7 @@ class AdvBatch:
 
 # %% ../nbs/05a_attack.ipynb #e052c11e
 @torch.no_grad()
-def attack_chain(attacker, x, hm, seed: int = 0, beta: float | None = None, bg: float = 0.1, scale: float = 1.0,
+def attack_chain(attacker, x, hm, seed: int = 0, beta: float | None = None, bg: float = MASK_BG, scale: float = 1.0,
                  use_s: bool = True) -> AdvBatch:
     "The chain on a batch, attacker in eval mode, z seeded by `seed`: x (B,3,H,W), hm (B,68,H,W) -> `AdvBatch` (β filled)."
     a = AdvBatch.start(x, hm, attacker.noise_ch, attacker.use_s, bg, torch.Generator().manual_seed(int(seed)))

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 # %% auto #0
-__all__ = ['structure_map', 'semantic_mask', 'unet_widths', 'Attacker', 'adversarial_example', 'Discriminator']
+__all__ = ['MASK_BG', 'structure_map', 'semantic_mask', 'unet_widths', 'Attacker', 'adversarial_example', 'Discriminator']
 
 # %% ../nbs/03_attacker.ipynb #6624ca45
 def structure_map(hm: torch.Tensor) -> torch.Tensor:
@@ -17,7 +17,9 @@ def structure_map(hm: torch.Tensor) -> torch.Tensor:
     if hm.ndim != 4: raise ValueError(f"structure_map expects (B,K,H,W) heatmaps, got shape {tuple(hm.shape)}")
     return hm.amax(1, keepdim=True).clamp(0, 1)
 
-def semantic_mask(hm: torch.Tensor, threshold: float = 0.1, bg: float = 0.1) -> torch.Tensor:
+MASK_BG = 0.1   # M outside the landmark regions (the paper's 0.1): one home for every default
+
+def semantic_mask(hm: torch.Tensor, threshold: float = 0.1, bg: float = MASK_BG) -> torch.Tensor:
     "M: 1 where S > `threshold` (landmark neighbourhoods), `bg` elsewhere: `(B,68,H,W) -> (B,1,H,W)`."
     S = structure_map(hm)
     return torch.where(S > threshold, torch.ones_like(S), torch.full_like(S, bg))

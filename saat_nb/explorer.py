@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from .core import Preset, get_preset, set_seed, data_root
 from .data import find_faces, present_subsets, LandmarkDataset, EVAL_SPLITS, split_subset
-from .runs import read_run_json
+from .runs import read_run_json, read_log, eval_curve
 from .hourglass import HourglassNet, decode_heatmaps
 from .checkpoint import read_checkpoint
-from .attacker import Attacker
+from .attacker import Attacker, MASK_BG
 from .losses import fool_loss, reconstruction_loss
 from .beta import adaptive_loss
 from .attack import attack_chain, attack_panels, PANELS
@@ -24,8 +24,8 @@ from .evaluate import plot_ced
 
 # %% auto #0
 __all__ = ['CKPT_NAMES', 'TEST_SUBSETS', 'find_checkpoints', 'find_runs', 'relname', 'read_ablation', 'Players',
-           'untrained_attacker', 'load_players', 'attack', 'plot_attack', 'fig_png', 'runs_table', 'read_csv',
-           'result_splits', 'plot_runs', 'show', 'Explorer', 'explorer']
+           'untrained_attacker', 'load_players', 'attack', 'plot_attack', 'fig_png', 'runs_table', 'result_splits',
+           'plot_runs', 'show', 'Explorer', 'explorer']
 
 # %% ../nbs/09_explorer.ipynb #fcc30a51
 CKPT_NAMES = ('final.pth', 'checkpoint.pth')
@@ -99,7 +99,7 @@ def load_players(ckpt=None, preset='cpu', seed: int = 0) -> Players:
 
 # %% ../nbs/09_explorer.ipynb #dccce14c
 @torch.no_grad()
-def attack(det, att, img, hm, pts, lam: float = Preset.lam, beta: float | None = None, bg: float = 0.1, seed: int = 0,
+def attack(det, att, img, hm, pts, lam: float = Preset.lam, beta: float | None = None, bg: float = MASK_BG, seed: int = 0,
            scale: float = 1.0, use_s: bool = True, fg_weight: float = 0., method: str = 'argmax') -> dict:
     """One attack: img (B,3,H,W), hm (B,68,H,W), pts (B,68,2) -> {'chain': the `AdvBatch` of `attack_chain`,
     the detector's points on I and I_adv, the ground truth, and L_F, L̃, L_R, NME on I and on I_adv (B,)}."""
@@ -159,23 +159,16 @@ def runs_table(runs: dict):
             if isinstance(v, dict): rows.append({**{k: x for k, x in v.items() if k not in ('run', 'split')}, 'run': label, 'split': split})
     return pd.DataFrame(rows).set_index(['run', 'split']) if rows else pd.DataFrame()
 
-def read_csv(path):
-    "A run's CSV as a DataFrame, or None when the file is missing or empty."
-    import pandas as pd
-    path = Path(path)
-    if not path.is_file() or path.stat().st_size == 0: return None
-    try: return pd.read_csv(path)
-    except Exception as e: raise ValueError(f"read_csv: {path} is not a readable CSV ({type(e).__name__}: {e})") from None
-
 def result_splits(runs: dict) -> list[str]:
     "The splits with a `results_<split>.npz` in any of `runs` (sorted)."
     return sorted({f.stem.removeprefix('results_') for d in runs.values() for f in Path(d).glob('results_*.npz')})
 
 def _curve(ax, x, y, label):
     "A faint raw curve with its running mean on top."
+    import pandas as pd
     k = max(1, len(y) // 50)
     line, = ax.plot(x, y, alpha=.25, lw=.8)
-    ax.plot(x, y.rolling(k, min_periods=1).mean(), c=line.get_color(), lw=1.4, label=label)
+    ax.plot(x, pd.Series(y).rolling(k, min_periods=1).mean(), c=line.get_color(), lw=1.4, label=label)
 
 def plot_runs(runs: dict, split: str | None = None):
     "2×2 figure for `{label: run folder}`: CED on `split`, training loss L, validation NME, β and SSIM."
@@ -187,13 +180,13 @@ def plot_runs(runs: dict, split: str | None = None):
     if have: plot_ced({k: load_results(f) for k, f in have.items()}, ax=a_ced, title=f'CED, {split}')
     else: a_ced.set_title('CED: no results files'); a_ced.axis('off')
     for label, d in runs.items():
-        log, ev = read_csv(Path(d) / 'log.csv'), read_csv(Path(d) / 'eval.csv')
-        if log is not None and 'L' in log: _curve(a_loss, log['step'], log['L'], label)
-        if log is not None and 'beta' in log and log['beta'].notna().any():
+        d = Path(d)   # the logs as the run folder's format reads them (01b_runs): a run still training shows so far
+        log = read_log(d) if (d / 'log.csv').is_file() else None
+        if log is not None and np.isfinite(log['L']).any(): _curve(a_loss, log['step'], log['L'], label)
+        if log is not None and np.isfinite(log['beta']).any():
             _curve(a_beta, log['step'], log['beta'], f'{label}: β')
-            if 'ssim' in log: _curve(a_beta, log['step'], log['ssim'], f'{label}: SSIM')
-        if ev is not None and {'split', 'nme'} <= set(ev):
-            for sp, g in ev.groupby('split'): a_nme.plot(g['step'], g['nme'], '.-', label=f'{label}: {sp}')
+            if np.isfinite(log['ssim']).any(): _curve(a_beta, log['step'], log['ssim'], f'{label}: SSIM')
+        if (d / 'eval.csv').is_file(): a_nme.plot(*eval_curve(d), '.-', label=f'{label}: valid')
     for ax, t, yl in ((a_loss, 'training loss L (log.csv)', 'L'), (a_nme, 'validation NME (eval.csv)', 'NME (%)'),
                       (a_beta, 'β and SSIM (log.csv)', '')):
         ax.set(title=t, xlabel='step', ylabel=yl); ax.grid(alpha=.3)
@@ -230,7 +223,7 @@ class Explorer:
             lam=_slider('λ', 0., 1., .05, get_preset(preset).lam),
             beta_mode=W.ToggleButtons(description='β', options=['adaptive', 'fixed'], style={'button_width': '80px'}),
             beta=_slider('fixed β', 0., 1., .05, .5),
-            bg=_slider('M background', 0., 1., .05, .1),
+            bg=_slider('M background', 0., 1., .05, MASK_BG),
             seed=_slider('noise seed z', 0, 99, 1, 0, W.IntSlider),
             scale=_slider('scale', 0., 2., .05, 1.),
             use_s=W.Checkbox(description='with S', value=True))

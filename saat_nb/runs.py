@@ -14,8 +14,8 @@ from .data import EVAL_SPLITS, MASKED_SPLITS
 # %% auto #0
 __all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN_MODES', 'UPDATE_ORDERS', 'ABLATIONS', 'LOG_COLS', 'EVAL_COLS',
            'RUN_STATES', 'ALL_SPLITS', 'ablation_config', 'run_name', 'run_config', 'read_run_json', 'config_diff',
-           'run_info', 'truncate_csv', 'append_csv', 'read_log', 'plot_log', 'RunBroken', 'RunState', 'run_weights',
-           'run_state']
+           'run_info', 'truncate_csv', 'append_csv', 'read_log', 'eval_curve', 'plot_log', 'RunBroken', 'RunState',
+           'run_weights', 'run_state']
 
 # %% ../nbs/01b_runs.ipynb #1c83acf6
 ABLATION_DEFAULTS = dict(beta=None, lam=None, use_s=True, use_lr=True, use_d=True, adv_bn='update')
@@ -110,6 +110,13 @@ def read_log(run_dir) -> dict:
     with open(f) as fh: rows = list(csv.DictReader(fh))
     return {c: np.array([float(r[c]) if r.get(c) not in ('', None) else np.nan for r in rows]) for c in LOG_COLS}   # older logs: no L_adv
 
+def eval_curve(run_dir, split: str = 'valid') -> tuple[np.ndarray, np.ndarray]:
+    "eval.csv of a run -> (steps, NME %) of `split`."
+    f = Path(run_dir) / 'eval.csv'
+    if not f.is_file(): raise FileNotFoundError(f"no eval.csv in {run_dir}")
+    with open(f) as fh: rows = [r for r in csv.DictReader(fh) if r['split'] == split]
+    return np.array([int(r['step']) for r in rows]), np.array([float(r['nme']) for r in rows])
+
 def plot_log(run_dir, axs=None):
     "Learning curves (L, L̃, L_F, L_A, L_D, L_R), mean β and SSIM, validation NME of one run folder."
     import matplotlib.pyplot as plt
@@ -123,10 +130,7 @@ def plot_log(run_dir, axs=None):
     if axs[1].lines: axs[1].legend(fontsize=8)
     else: axs[1].text(0.5, 0.5, 'no attacker (baseline)', ha='center', transform=axs[1].transAxes)
     axs[1].set_xlabel('step'); axs[1].set_title('β and SSIM(M·I, M·I_adv)')
-    ev = Path(run_dir) / 'eval.csv'
-    if ev.exists():
-        with open(ev) as fh: rows = list(csv.DictReader(fh))
-        axs[2].plot([int(r['step']) for r in rows], [float(r['nme']) for r in rows], 'o-')
+    if (Path(run_dir) / 'eval.csv').is_file(): axs[2].plot(*eval_curve(run_dir), 'o-')
     axs[2].set_xlabel('step'); axs[2].set_ylabel('NME %'); axs[2].set_title('validation NME')
     return axs
 

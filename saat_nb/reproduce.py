@@ -9,10 +9,10 @@ import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, 
 from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, PRESETS, MACHINERY, data_root, FolderLock, FolderLocked, write_if_changed
-from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS, MASKED_SPLITS,
-                          split_subset, split_label)
-from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken, plot_log,
-                          read_run_json)
+from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS,
+                          MASKED_SPLITS, split_subset, split_label)
+from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken,
+                          plot_log, read_run_json)
 from .checkpoint import export_detector, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report
@@ -21,12 +21,12 @@ from .train import train_run
 from .evaluate import plot_ced, save_figure
 
 # %% auto #0
-__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'NME_TOLERANCE', 'ABLATION_COLUMNS', 'run_folder_name', 'stage_runs', 'preset_param',
-           'preset_overrides', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash', 'marker_done',
-           'mark_done', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb', 'train_stages',
-           'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'eval_curve',
-           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict',
-           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'NME_TOLERANCE', 'ABLATION_COLUMNS', 'run_folder_name', 'stage_runs',
+           'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash',
+           'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb',
+           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
+           'eval_curve', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
+           'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -39,7 +39,8 @@ def run_folder_name(kind: str, seed: int) -> str:
 
 def stage_runs(stage: str, seeds, ablations=None) -> dict:
     "The training runs of `stage`: {run folder name: 06_train parameters}; `ablations` picks rows (default all)."
-    if stage in ('baseline', 'saat'): return {run_folder_name(stage, s): dict(SAAT=stage == 'saat', SEED=s) for s in seeds}
+    if stage in ('baseline', 'saat'):
+        return {run_folder_name(stage, s): dict(SAAT=stage == 'saat', SEED=s) for s in seeds}
     if stage != 'ablations': return {}
     rows = list(ABLATIONS) if ablations is None else list(ablations)
     bad = set(rows) - set(ABLATIONS)
@@ -47,34 +48,41 @@ def stage_runs(stage: str, seeds, ablations=None) -> dict:
     return {run_folder_name(k, seeds[0]): dict(SAAT=True, SEED=seeds[0], **ABLATIONS[k]) for k in rows}
 
 # %% ../nbs/10_reproduce.ipynb #3bca51c8
-def preset_param(p: Preset) -> dict:
-    "`p` as the run notebook's `PRESET` parameter: `to_dict()` in JSON's shapes (tuples as lists), which `get_preset` turns back into `p`."
-    return json.loads(json.dumps(p.to_dict()))
-
 def _what_it_is(d: dict) -> dict:
     "A preset dict without the fields that say how a run computes (`MACHINERY`) or describe it (`deviations`)."
     return {k: v for k, v in d.items() if k not in (*MACHINERY, 'deviations')}
 
 def preset_overrides(p: Preset | dict) -> dict:
-    "The fields in which `p` (or its `to_dict()`) differs from the named preset it is called after (all but the machinery and the prose) -> {field: value}."
+    ("The fields in which `p` (or its `to_dict()`) differs from the named preset it is called after "
+     "(all but the machinery and the prose) -> {field: value}.")
     mine = _what_it_is(p if isinstance(p, dict) else preset_param(p))
     named = PRESETS.get(mine.get('name'))
     if named is None: return mine
     ref = _what_it_is(preset_param(named))
     return {k: v for k, v in mine.items() if ref.get(k) != v}
 
+def preset_param(p: Preset) -> dict:
+    ("`p` as the run notebook's `PRESET` parameter: `to_dict()` in JSON's shapes (tuples as lists), "
+     "which `get_preset` turns back into `p`.")
+    return json.loads(json.dumps(p.to_dict()))
+
 def preset_identity(p: Preset):
-    "What a stage hash counts of `p`: its name while it is the named preset (machinery aside), else every field but the machinery."
-    return p.name if p.name in PRESETS and not preset_overrides(p) else {k: v for k, v in preset_param(p).items() if k not in MACHINERY}
+    ("What a stage hash counts of `p`: its name while it is the named preset (machinery aside), "
+     "else every field but the machinery.")
+    return (p.name if p.name in PRESETS and not preset_overrides(p)
+            else {k: v for k, v in preset_param(p).items() if k not in MACHINERY})
 
 def preset_mismatch(root: Path, p: Preset, names) -> dict:
-    "{run: 'field trained vs asked, ...'} for each run folder of `names` under `root` whose run.json preset is not `p` (machinery and prose aside)."
+    ("{run: 'field trained vs asked, ...'} for each run folder of `names` under `root` whose run.json preset "
+     "is not `p` (machinery and prose aside).")
     want, out = _what_it_is(preset_param(p)), {}
     for n in names:
         try: had = json.loads((Path(root) / n / 'run.json').read_text())['config']['preset']
-        except (OSError, ValueError, KeyError, TypeError): continue   # no readable run.json: run_state says what that folder is
+        # no readable run.json: run_state says what that folder is
+        except (OSError, ValueError, KeyError, TypeError): continue
         had = _what_it_is(had)
-        diff = [f"{k} {had.get(k, '(none)')} trained vs {want.get(k, '(none)')} asked" for k in sorted(set(had) | set(want)) if had.get(k) != want.get(k)]
+        diff = [f"{k} {had.get(k, '(none)')} trained vs {want.get(k, '(none)')} asked"
+                for k in sorted(set(had) | set(want)) if had.get(k) != want.get(k)]
         if diff: out[n] = ', '.join(diff)
     return out
 
@@ -82,7 +90,8 @@ def preset_mismatch(root: Path, p: Preset, names) -> dict:
 def _log(msg: str, t0: float | None = None):
     "One timestamped line on stdout (through tqdm, so a live progress bar is not torn)."
     from tqdm.auto import tqdm
-    tqdm.write(f"[saat-reproduce {time.strftime('%H:%M:%S')}] {msg}" + (f" ({time.time() - t0:.0f} s)" if t0 else ''), file=sys.stdout)
+    tqdm.write(f"[saat-reproduce {time.strftime('%H:%M:%S')}] {msg}" + (f" ({time.time() - t0:.0f} s)" if t0 else ''),
+               file=sys.stdout)
 
 def file_digest(f) -> str | None:
     "sha256 of a file's bytes (first 16 hex digits), None when it does not exist."
@@ -94,7 +103,8 @@ def file_digest(f) -> str | None:
     return h.hexdigest()[:16]
 
 def stage_hash(**inputs) -> str:
-    "A short hash of a stage's inputs (JSON-able values; a `Path` counts by its name and its contents, not where it lies)."
+    ("A short hash of a stage's inputs (JSON-able values; a `Path` counts by its name and its contents, "
+     "not where it lies).")
     def norm(o):
         if isinstance(o, Path): return [o.name, file_digest(o)]
         if isinstance(o, dict): return {str(k): norm(v) for k, v in sorted(o.items())}
@@ -120,12 +130,14 @@ def notebooks_dir(nbs=None) -> Path:
     import saat_nb
     d = Path(nbs) if nbs is not None else Path(saat_nb.__file__).resolve().parent.parent / 'nbs'
     if not (d / TRAIN_NB).is_file():
-        raise FileNotFoundError(f"saat-reproduce needs the notebooks: {d / TRAIN_NB} not found (run from a clone of the repository, or pass --nbs)")
+        raise FileNotFoundError(f"saat-reproduce needs the notebooks: {d / TRAIN_NB} not found "
+                                "(run from a clone of the repository, or pass --nbs)")
     return d
 
 @functools.cache
 def _ipc_kernel_manager():
-    "A jupyter_client `KernelManager` class on local IPC sockets: no TCP port, so no 'running over TCP without encryption' warning."
+    ("A jupyter_client `KernelManager` class on local IPC sockets: no TCP port, "
+     "so no 'running over TCP without encryption' warning.")
     from jupyter_client.manager import KernelManager
     class IPCKernelManager(KernelManager):
         def __init__(self, **kw): super().__init__(**{'transport': 'ipc', **kw})
@@ -154,13 +166,15 @@ def _last_step(run_dir) -> int:
     f = Path(run_dir) / 'log.csv'
     try:
         with open(f, 'rb') as fh:
-            fh.seek(max(0, f.stat().st_size - 4096)); tail = fh.read().decode(errors='ignore').strip().splitlines()
+            fh.seek(max(0, f.stat().st_size - 4096))
+            tail = fh.read().decode(errors='ignore').strip().splitlines()
         last = tail[-1].split(',')[0] if tail else ''
         return int(last) if last.isdigit() else 0
     except (OSError, ValueError): return 0
 
 class TrainProgress:
-    "One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, ETA over all steps."
+    ("One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, "
+     "ETA over all steps.")
     def __init__(self, names, steps: int, poll: float = 2.0):
         from tqdm.auto import tqdm
         self.names, self.steps, self.poll = list(names), int(steps), poll
@@ -168,24 +182,32 @@ class TrainProgress:
         tty = sys.stderr.isatty()
         self.bar = tqdm(total=len(self.names) * self.steps, unit='step', file=sys.stderr, dynamic_ncols=True,
                         mininterval=0.5 if tty else 60, smoothing=0.05, desc=self._desc())
-        self._stop = threading.Event(); self._t = threading.Thread(target=self._loop, daemon=True); self._t.start()
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+        self._t.start()
 
     def _desc(self) -> str: return f"runs {len(self.finished)}/{len(self.names)} done"
 
     def start(self, name: str, work: Path):
         "`name` begins (or resumes) training in folder `work`; steps it already has count as done."
         with self.lock:
-            s0 = _last_step(work); self.running[name] = [work, time.time(), s0, s0]
+            s0 = _last_step(work)
+            self.running[name] = [work, time.time(), s0, s0]
             self.bar.update(s0)
 
     def finish(self, name: str):
         with self.lock:
             w, t0, s0, s = self.running.pop(name, [None, 0, 0, 0])
-            self.bar.update(self.steps - s); self.finished.add(name); self._draw()
+            self.bar.update(self.steps - s)
+            self.finished.add(name)
+            self._draw()
 
     def skip(self, name: str):
         "`name` needs no training: its steps count as done."
-        with self.lock: self.bar.update(self.steps); self.finished.add(name); self._draw()
+        with self.lock:
+            self.bar.update(self.steps)
+            self.finished.add(name)
+            self._draw()
 
     def _draw(self):
         parts = []
@@ -193,53 +215,70 @@ class TrainProgress:
             rate = (time.time() - t0) / (s - s0) if s > s0 else None
             parts.append(f"{n} {s}/{self.steps}" + (f" {rate:.2f} s/step" if rate else ''))
         self.bar.set_description(self._desc(), refresh=False)
-        self.bar.set_postfix_str(' | '.join(parts), refresh=sys.stderr.isatty())   # in a log file: a line a minute, not every poll
+        # in a log file: a line a minute, not every poll
+        self.bar.set_postfix_str(' | '.join(parts), refresh=sys.stderr.isatty())
 
     def _loop(self):
         while not self._stop.wait(self.poll):
             with self.lock:
                 for n, r in self.running.items():
                     s = min(_last_step(r[0]), self.steps)
-                    if s > r[3]: self.bar.update(s - r[3]); r[3] = s
+                    if s > r[3]:
+                        self.bar.update(s - r[3])
+                        r[3] = s
                 self._draw()
 
-    def close(self): self._stop.set(); self._t.join(); self.bar.close()
+    def close(self):
+        self._stop.set()
+        self._t.join()
+        self.bar.close()
 
 def _replace_run(d: Path, work: Path) -> Path | None:
     "Swap a finished retrain `work` in at `d`; the previous run folder moves to `_replaced/` -> where it went."
     old = None
     if d.exists():
         old = d.parent / '_replaced' / f"{d.name}-{time.strftime('%Y%m%d-%H%M%S')}"
-        old.parent.mkdir(parents=True, exist_ok=True); d.rename(old)
+        old.parent.mkdir(parents=True, exist_ok=True)
+        d.rename(old)
     work.rename(d)
     return old
 
-def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path, kernel: str = 'saat_nb',
-                 retrain: bool = False, progress: TrainProgress | None = None) -> Path:
-    "Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, or train (06_train via papermill)."
-    d = root / name; st = run_state(d)
+def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path,
+                 kernel: str = 'saat_nb', retrain: bool = False, progress: TrainProgress | None = None) -> Path:
+    ("Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, "
+     "or train (06_train via papermill).")
+    d = root / name
+    st = run_state(d)
     if st.done and not retrain:
         _log(f"{stage}/{name}: skipped: done")
         if progress: progress.skip(name)
     elif st.state == 'broken' and not retrain:
         raise RunBroken(f"{stage}/{name}: {d}: {st.why}")
-    elif st.state == 'evaluating' and not retrain:   # trained: evaluate here; its executed 06_train notebook stays as it is
-        t0 = time.time(); _log(f"{stage}/{name}: trained; evaluating {', '.join(st.todo) or 'nothing (marking it done)'} ...")
+    elif st.state == 'evaluating' and not retrain:
+        # trained: evaluate here; its executed 06_train notebook stays as it is
+        t0 = time.time()
+        _log(f"{stage}/{name}: trained; evaluating {', '.join(st.todo) or 'nothing (marking it done)'} ...")
         if progress: progress.skip(name)
-        train_run(p, data, d, progress=False, check_data=False, **train_kwargs(params)); _wrote(d / 'metrics.json', d / 'run.json')
+        train_run(p, data, d, progress=False, check_data=False, **train_kwargs(params))
+        _wrote(d / 'metrics.json', d / 'run.json')
         _log(f"{stage}/{name}: done", t0)
     else:
         work = d if (not retrain or st.state == 'new') else root / '.retrain' / name
         resuming = (work / 'checkpoint.pth').is_file()
-        t0 = time.time(); _log(f"{stage}/{name}: training{' (resuming)' if resuming else ''}" + (f" into {work} (--retrain)" if work != d else '') + ' ...')
+        t0 = time.time()
+        _log(f"{stage}/{name}: training{' (resuming)' if resuming else ''}"
+             + (f" into {work} (--retrain)" if work != d else '') + ' ...')
         if progress: progress.start(name, work)
-        execute(nbs / TRAIN_NB, work / f'{name}.ipynb', dict(PRESET=preset_param(p), DATA=str(data), OUT=str(work), **params), kernel)
+        execute(nbs / TRAIN_NB, work / f'{name}.ipynb',
+                dict(PRESET=preset_param(p), DATA=str(data), OUT=str(work), **params), kernel)
         if progress: progress.finish(name)
         st2 = run_state(work)
         if not st2.done: raise RuntimeError(f"{stage}/{name}: 06_train finished but {work} is {st2.state}: {st2.why}")
         if work != d:
-            old = _replace_run(d, work); _log(f"{stage}/{name}: retrained; the previous run is kept in {old}")
-        _TRAINED.append(name); _log(f"{stage}/{name}: done", t0)
+            old = _replace_run(d, work)
+            _log(f"{stage}/{name}: retrained; the previous run is kept in {old}")
+        _TRAINED.append(name)
+        _log(f"{stage}/{name}: done", t0)
     fin, det = d / 'final.pth', d / 'detector.pth'
     if fin.is_file() and (not det.is_file() or det.stat().st_mtime < fin.stat().st_mtime): export_detector(fin, det)
     return d
@@ -254,9 +293,12 @@ def _eta_words(root: Path, p: Preset, todo, jobs: int) -> str:
             walls.setdefault(bool(info['config']['saat']), []).append(float(info['wall_s']))
     est = [np.median(walls[bool(prm['SAAT'])]) if walls.get(bool(prm['SAAT'])) else None for _, _, prm in todo]
     if any(e is None for e in est):
-        return "no finished run of this preset here to time it by: the live view below gives the ETA after the first steps"
-    return (f"about {sum(est) / max(1, min(jobs, len(est))) / 60:.0f} min ({jobs} at a time), from the wall time of this "
-            f"folder's finished runs (baseline {np.median(walls.get(False, [0])) / 60:.0f} min, SAAT {np.median(walls.get(True, [0])) / 60:.0f} min each)")
+        return ("no finished run of this preset here to time it by: "
+                "the live view below gives the ETA after the first steps")
+    return (f"about {sum(est) / max(1, min(jobs, len(est))) / 60:.0f} min ({jobs} at a time), "
+            f"from the wall time of this folder's finished runs "
+            f"(baseline {np.median(walls.get(False, [0])) / 60:.0f} min, "
+            f"SAAT {np.median(walls.get(True, [0])) / 60:.0f} min each)")
 
 def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,
                  jobs: int = 1, retrain: bool = False) -> dict:
@@ -269,20 +311,25 @@ def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, ke
     states = {name: run_state(root / name) for _, name, _ in todo}
     bad = {n: s.why for n, s in states.items() if s.state == 'broken'}
     if bad and not retrain:
-        raise RunBroken('\n'.join([f"{len(bad)} run folder(s) under {root} cannot be resumed or trusted; nothing was trained:",
+        raise RunBroken('\n'.join([f"{len(bad)} run folder(s) under {root} cannot be resumed or trusted; "
+                                   "nothing was trained:",
                                    *[f"  {n}: {w}" for n, w in bad.items()]]))
     to_train = [t for t in todo if retrain or states[t[1]].state in ('new', 'training')]
     n_done = sum(states[n].done for _, n, _ in todo) if not retrain else 0
-    _log(f"{len(todo)} runs: {n_done} done, {sum(states[n].state == 'evaluating' for _, n, _ in todo) if not retrain else 0} to evaluate, "
-         f"{len(to_train)} to train" + (f" ({', '.join(n for _, n, _ in to_train)}): {_eta_words(root, p, to_train, jobs)}" if to_train else ''))
+    _log(f"{len(todo)} runs: {n_done} done, "
+         f"{sum(states[n].state == 'evaluating' for _, n, _ in todo) if not retrain else 0} to evaluate, "
+         f"{len(to_train)} to train"
+         + (f" ({', '.join(n for _, n, _ in to_train)}): {_eta_words(root, p, to_train, jobs)}" if to_train else ''))
     prog = TrainProgress([n for _, n, _ in todo], p.steps) if to_train else None
     try:
         if jobs <= 1 or len(to_train) <= 1:
-            return {name: train_run_nb(st, name, prm, p, data, root, nbs, kernel, retrain, prog) for st, name, prm in todo}
+            return {name: train_run_nb(st, name, prm, p, data, root, nbs, kernel, retrain, prog)
+                    for st, name, prm in todo}
         from concurrent.futures import ThreadPoolExecutor
         os.environ['OMP_NUM_THREADS'] = str(max(1, (os.cpu_count() or 1) // jobs))   # inherited by the kernels
         with ThreadPoolExecutor(jobs) as ex:
-            futs = {name: ex.submit(train_run_nb, st, name, prm, p, data, root, nbs, kernel, retrain, prog) for st, name, prm in todo}
+            futs = {name: ex.submit(train_run_nb, st, name, prm, p, data, root, nbs, kernel, retrain, prog)
+                    for st, name, prm in todo}
             return {name: f.result() for name, f in futs.items()}
     finally:
         if prog: prog.close()
@@ -315,8 +362,10 @@ def _eval_dataset(data: Path, masked: Path, p: Preset, split: str, seed: int):
     base = split.removeprefix('masked_')
     return LandmarkDataset(eval_faces(masked if split.startswith('masked_') else data, p, base, seed), p)
 
-def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, splits=(*MASKED_SPLITS, 'robustness'), model=None):
-    "Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW), writing the results files."
+def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int,
+                 splits=(*MASKED_SPLITS, 'robustness'), model=None):
+    ("Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW), "
+     "writing the results files.")
     import torch
     d = Path(run_dir)
     if model is None: model, _ = load_detector(run_weights(d))
@@ -324,83 +373,114 @@ def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, 
     for split in [s for s in splits if s != 'robustness']:
         res = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False, bs=p.bs,
                              meta={**meta, 'masked': split.startswith('masked_')})
-        save_results(d, res); _wrote(d / f'results_{split}.npz', d / 'metrics.json')
+        save_results(d, res)
+        _wrote(d / f'results_{split}.npz', d / 'metrics.json')
     if 'robustness' in splits:
-        robustness_report(model, LandmarkDataset(eval_faces(data, p, 'test', seed), p), seed=seed, out=d / 'robustness', meta=meta)
+        robustness_report(model, LandmarkDataset(eval_faces(data, p, 'test', seed), p), seed=seed,
+                          out=d / 'robustness', meta=meta)
         _wrote(d / 'robustness')
 
 def _verify_sig(d: Path, data: Path, masked: Path, p: Preset, seed: int) -> str:
-    "What a verification of run `d` depends on: its weights, its results files, the masked copy and the evaluation faces."
+    ("What a verification of run `d` depends on: its weights, its results files, the masked copy "
+     "and the evaluation faces.")
     return stage_hash(weights=run_weights(d), results=[d / f'results_{s}.npz' for s in (*EVAL_SPLITS, *MASKED_SPLITS)],
                       masked=Path(masked) / 'manifest.json',
-                      faces=[[f.name, f.image.stat().st_size] for s in EVAL_SPLITS for f in eval_faces(data, p, s, seed)])
+                      faces=[[f.name, f.image.stat().st_size]
+                             for s in EVAL_SPLITS for f in eval_faces(data, p, s, seed)])
 
 def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, cache: dict) -> str:
     """Re-evaluate a done run's detector on the data at hand (clean and masked splits) against its committed results:
     kept when they match (same faces, mean NME within `NME_TOLERANCE`), rewritten when not -> what happened, in words.
     `cache` (the output folder's `.verified.json`) remembers runs already checked against the same files."""
     import torch
-    d = Path(run_dir); w = run_weights(d); splits = (*EVAL_SPLITS, *MASKED_SPLITS)
-    if cache.get(d.name) == _verify_sig(d, data, masked, p, seed): return "skipped: done (already re-evaluated against these files)"
+    d = Path(run_dir)
+    w = run_weights(d)
+    splits = (*EVAL_SPLITS, *MASKED_SPLITS)
+    if cache.get(d.name) == _verify_sig(d, data, masked, p, seed):
+        return "skipped: done (already re-evaluated against these files)"
     model, _ = load_detector(w)
     diffs, rewritten = {}, []
     for split in splits:
         old = load_results(d, split)
         prev, want = torch.get_num_threads(), old.meta.get('threads')
-        if want: torch.set_num_threads(int(want))   # the thread count the committed result was made with: comparable bit for bit
-        try: new = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False, bs=p.bs,
-                                  meta={**old.meta, 'threads': torch.get_num_threads()})
+        # the thread count the committed result was made with: comparable bit for bit
+        if want: torch.set_num_threads(int(want))
+        try:
+            new = evaluate_model(model, _eval_dataset(data, masked, p, split, seed), split=split, progress=False,
+                                 bs=p.bs, meta={**old.meta, 'threads': torch.get_num_threads()})
         finally: torch.set_num_threads(prev)
         same = list(old.names) == list(new.names) and abs(100 * (new.nme.mean() - old.nme.mean())) <= NME_TOLERANCE
-        diffs[split] = (100 * old.nme.mean(), 100 * float(np.max(np.abs(new.nme - old.nme))) if len(old.names) == len(new.names) else math.inf)
-        if not same: save_results(d, new); rewritten.append(split); _wrote(d / f'results_{split}.npz', d / 'metrics.json')
+        diffs[split] = (100 * old.nme.mean(),
+                        100 * float(np.max(np.abs(new.nme - old.nme)))
+                        if len(old.names) == len(new.names) else math.inf)
+        if not same:
+            save_results(d, new)
+            rewritten.append(split)
+            _wrote(d / f'results_{split}.npz', d / 'metrics.json')
     cache[d.name] = _verify_sig(d, data, masked, p, seed)
     nums = ', '.join(f"{s} {v:.2f}" for s, (v, _) in diffs.items())
     worst = max(m for _, m in diffs.values())
     if not rewritten:
-        return f"re-evaluated {w.name} on the data at hand: matches the committed NME % ({nums}; largest per-face change {worst:.3f})"
+        return (f"re-evaluated {w.name} on the data at hand: matches the committed NME % "
+                f"({nums}; largest per-face change {worst:.3f})")
     return (f"re-evaluated {w.name} on the data at hand: DIFFERS from the committed results on {', '.join(rewritten)} "
             f"(committed {nums}); rewrote results_<split>.npz and metrics.json for them")
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
 def eval_nb_hash(p: Preset, pair: dict, seed: int) -> str:
-    "What `07_evaluate` executed for `seed` depends on: the preset (`preset_identity`), its pair's results files, detector weights and logs (contents)."
-    return stage_hash(preset=preset_identity(p), seed=seed, runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
-                      + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv'] for n, d in pair.items()})
+    ("What `07_evaluate` executed for `seed` depends on: the preset (`preset_identity`), its pair's results files, "
+     "detector weights and logs (contents).")
+    return stage_hash(preset=preset_identity(p), seed=seed,
+                      runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
+                            + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv']
+                            for n, d in pair.items()})
 
-def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb', verify: bool = True) -> dict:
-    """Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the
-    data at hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per
-    seed on its pair (figures and tables in `root/figures/s<seed>/`) unless its inputs are unchanged -> {run name: run folder}."""
+def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb',
+                   verify: bool = True) -> dict:
+    ("Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the\n"
+     "    data at hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per\n"
+     "    seed on its pair (figures and tables in `root/figures/s<seed>/`) unless its inputs are unchanged "
+     "-> {run name: run folder}.")
     nbs = notebooks_dir(nbs)
     runs = {n: root / n for st in ('baseline', 'saat') for n in stage_runs(st, seeds)}
     states = {n: run_state(d, ALL_SPLITS) for n, d in runs.items()}
     missing = [n for n, s in states.items() if s.state in ('new', 'training')]
-    if missing: raise FileNotFoundError(f"evaluate: runs {missing} under {root} are not trained; run the stages baseline and saat first")
+    if missing:
+        raise FileNotFoundError(f"evaluate: runs {missing} under {root} are not trained; "
+                                "run the stages baseline and saat first")
     broken = {n: s.why for n, s in states.items() if s.state == 'broken'}
     if broken: raise RunBroken('evaluate: ' + '; '.join(f"{n}: {w}" for n, w in broken.items()))
-    t0 = time.time(); _log(f"evaluate: {len(runs)} runs on clean and masked faces (+ corruptions where missing), {EVAL_NB} per seed ...")
+    t0 = time.time()
+    _log(f"evaluate: {len(runs)} runs on clean and masked faces (+ corruptions where missing), {EVAL_NB} per seed ...")
     masked = masked_copy(data, root / 'masked300w', p, seeds)
     cache_f = root / '.verified.json'
     cache = json.loads(cache_f.read_text()) if cache_f.is_file() else {}
     from tqdm.auto import tqdm
-    for n, d in tqdm(runs.items(), desc='evaluate', unit='run', file=sys.stderr, leave=False, mininterval=0.5 if sys.stderr.isatty() else 60):
+    for n, d in tqdm(runs.items(), desc='evaluate', unit='run', file=sys.stderr, leave=False,
+                     mininterval=0.5 if sys.stderr.isatty() else 60):
         st, seed, t1 = states[n], int(n.rsplit('_s', 1)[1]), time.time()
         if st.todo:
             _log(f"evaluate/{n}: {', '.join(st.todo)} ...")
-            evaluate_run(d, data, masked, p, seed, st.todo); _log(f"evaluate/{n}: evaluated {', '.join(st.todo)}", t1)
+            evaluate_run(d, data, masked, p, seed, st.todo)
+            _log(f"evaluate/{n}: evaluated {', '.join(st.todo)}", t1)
             cache[n] = _verify_sig(d, data, masked, p, seed)   # just evaluated on the data at hand: nothing to re-check
         elif verify: _log(f"evaluate/{n}: {verify_run(d, data, masked, p, seed, cache)}", t1)
         elif not st.todo: _log(f"evaluate/{n}: skipped: done")
         cache_f.write_text(json.dumps(cache, indent=1))
     for s in seeds:
         pair = {n: root / n for n in (run_folder_name('baseline', s), run_folder_name('saat', s))}
-        out = root / 'figures' / f's{s}'; nb = out / EVAL_NB
+        out = root / 'figures' / f's{s}'
+        nb = out / EVAL_NB
         h = eval_nb_hash(p, pair, s)
-        if nb.is_file() and marker_done(out, 'evaluate', h): _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done (inputs unchanged)"); continue
+        if nb.is_file() and marker_done(out, 'evaluate', h):
+            _log(f"evaluate/{EVAL_NB} seed {s}: skipped: done (inputs unchanged)")
+            continue
         t1 = time.time()
-        execute(nbs / EVAL_NB, nb, dict(PRESET=p.name, DATA=str(data), RUNS={n: str(d) for n, d in pair.items()}, OUT=str(out), SEED=s), kernel)
-        mark_done(out, 'evaluate', h); _wrote(out)
+        execute(nbs / EVAL_NB, nb,
+                dict(PRESET=p.name, DATA=str(data), RUNS={n: str(d) for n, d in pair.items()}, OUT=str(out), SEED=s),
+                kernel)
+        mark_done(out, 'evaluate', h)
+        _wrote(out)
         _log(f"evaluate/{EVAL_NB} seed {s}: {nb}", t1)
     _log("evaluate: done", t0)
     return runs
@@ -418,12 +498,13 @@ def fluctuation(run_dir, split: str = 'valid') -> dict:
     steps, nme = eval_curve(run_dir, split)
     if not len(nme): raise ValueError(f"{run_dir}/eval.csv has no {split!r} readings")
     tail = nme[len(nme) // 2:] if len(nme) > 1 else nme
-    return {'from_step': int(steps[len(nme) - len(tail)]), 'n': len(tail), 'min': float(tail.min()), 'max': float(tail.max()),
-            'range': float(tail.max() - tail.min())}
+    return {'from_step': int(steps[len(nme) - len(tail)]), 'n': len(tail), 'min': float(tail.min()),
+            'max': float(tail.max()), 'range': float(tail.max() - tail.min())}
 
 # %% ../nbs/10_reproduce.ipynb #c79ddd14
 def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
-    "Bars: each trained ablation row's NME % minus full SAAT's (same seed) on helen/testset and AFW, beside the paper's Δ (300W full)."
+    ("Bars: each trained ablation row's NME % minus full SAAT's (same seed) on helen/testset and AFW, "
+     "beside the paper's Δ (300W full).")
     import matplotlib.pyplot as plt
     ref = root / run_folder_name('saat', seed)
     rows = [k for k in ['baseline', *ABLATIONS] if run_state(root / run_folder_name(k, seed)).done]
@@ -431,35 +512,49 @@ def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
     y, w = np.arange(len(rows)), 0.27
     for i, (split, c) in enumerate(zip(EVAL_SPLITS, ('tab:blue', 'tab:orange'))):
         lab = f'ours {split_label(split)}'
-        ax.barh(y + (i - 1) * w, [_nme(root / run_folder_name(k, seed), split) - _nme(ref, split) for k in rows], w, label=lab, color=c)
+        ax.barh(y + (i - 1) * w, [_nme(root / run_folder_name(k, seed), split) - _nme(ref, split) for k in rows], w,
+                label=lab, color=c)
     paper = [paper_ablation(k)[1] - paper_ablation('saat')[1] for k in rows]
     ax.barh(y + w, paper, w, label='paper 300W full', color='tab:gray')
-    ax.axvline(0, c='k', lw=.8); ax.set_yticks(y, rows); ax.invert_yaxis(); ax.legend(fontsize=7)
+    ax.axvline(0, c='k', lw=.8)
+    ax.set_yticks(y, rows)
+    ax.invert_yaxis()
+    ax.legend(fontsize=7)
     ax.set(xlabel='NME % minus full SAAT (> 0: worse than SAAT)', title=title or f'ablations, seed {seed}')
     return ax
 
 def done_runs(root: Path) -> dict:
     "Every finished run folder under `root` -> {name: folder}, sorted by name."
-    return {d.name: d for d in sorted(root.iterdir()) if d.is_dir() and not d.name.startswith(('.', '_')) and run_state(d).done}
+    return {d.name: d for d in sorted(root.iterdir())
+            if d.is_dir() and not d.name.startswith(('.', '_')) and run_state(d).done}
 
 def found_seeds(root: Path) -> list[int]:
     "The seeds of the finished baseline and SAAT runs under `root`."
     return sorted({int(m.group(1)) for n in done_runs(root) if (m := re.fullmatch(r'(?:baseline|saat)_s(\d+)', n))})
 
 def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
-    """Figures across every finished run under `root`: CED of all runs, learning curves, NME over training, ablation bars
-    -> PNG paths (07 per seed is the evaluate stage's). Redrawn only when the contents of a run's results or logs changed."""
+    ("Figures across every finished run under `root`: CED of all runs, learning curves, NME over training, "
+     "ablation bars\n"
+     "    -> PNG paths (07 per seed is the evaluate stage's). Redrawn only when the contents of a run's results "
+     "or logs changed.")
     import matplotlib.pyplot as plt
     runs = done_runs(root)
     s0 = min(found_seeds(root) or [seeds[0] if seeds else 0])
     pair = {n: root / n for n in (run_folder_name('baseline', s0), run_folder_name('saat', s0))}
     missing = [n for n in pair if n not in runs]
-    if missing: raise FileNotFoundError(f"figures: runs {missing} under {root} are not trained; run the stages baseline and saat first")
-    h = stage_hash(preset={k: v for k, v in p.to_dict().items() if k not in MACHINERY}, s0=s0, runs={n: [d / f for f in ('metrics.json', 'log.csv', 'eval.csv', 'results_valid.npz', 'results_test.npz')]
-                                                   for n, d in runs.items()})
+    if missing:
+        raise FileNotFoundError(f"figures: runs {missing} under {root} are not trained; "
+                                "run the stages baseline and saat first")
+    h = stage_hash(preset={k: v for k, v in p.to_dict().items() if k not in MACHINERY}, s0=s0,
+                   runs={n: [d / f for f in ('metrics.json', 'log.csv', 'eval.csv', 'results_valid.npz',
+                                             'results_test.npz')]
+                         for n, d in runs.items()})
     fig_dir = root / 'figures'
-    if marker_done(root, 'figures', h): _log("figures: skipped: done"); return sorted(fig_dir.glob('*.png'))
-    t0 = time.time(); _log(f"figures: across {len(runs)} runs ...")
+    if marker_done(root, 'figures', h):
+        _log("figures: skipped: done")
+        return sorted(fig_dir.glob('*.png'))
+    t0 = time.time()
+    _log(f"figures: across {len(runs)} runs ...")
     before = {f: file_digest(f) for f in fig_dir.glob('*.png')}
     for split in reversed(EVAL_SPLITS):   # the test set first
         fig, ax = plt.subplots(figsize=(6, 4))
@@ -469,14 +564,19 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     for n, d in runs.items():
         if n.startswith(('baseline', 'saat')):
-            st, nme = eval_curve(d); ax.plot(st, nme, 'o-', ms=3, label=n, c='tab:red' if n.startswith('baseline') else 'tab:blue')
-    ax.set(xlabel='step', ylabel='validation NME % (log scale)', yscale='log', title=f'NME over training (Table 9 in spirit), {p.name} preset'); ax.legend(fontsize=7)
+            st, nme = eval_curve(d)
+            ax.plot(st, nme, 'o-', ms=3, label=n, c='tab:red' if n.startswith('baseline') else 'tab:blue')
+    ax.set(xlabel='step', ylabel='validation NME % (log scale)', yscale='log',
+           title=f'NME over training (Table 9 in spirit), {p.name} preset')
+    ax.legend(fontsize=7)
     save_figure(fig, fig_dir / 'fluctuation.png', close=True)
     if any(n.startswith('abl_') for n in runs):
         ax = plot_ablations(root, s0, title=f'ablations (one run each, seed {s0}, {p.name} preset) vs the paper')
         save_figure(ax.figure, fig_dir / 'ablations.png', close=True)
-    out = sorted(fig_dir.glob('*.png')); _wrote(*[f for f in out if file_digest(f) != before.get(f)])   # redrawn the same: not rewritten
-    mark_done(root, 'figures', h); _log(f"figures: {len(out)} PNGs in {fig_dir}", t0)
+    out = sorted(fig_dir.glob('*.png'))
+    _wrote(*[f for f in out if file_digest(f) != before.get(f)])   # redrawn the same: not rewritten
+    mark_done(root, 'figures', h)
+    _log(f"figures: {len(out)} PNGs in {fig_dir}", t0)
     return out
 
 # %% ../nbs/10_reproduce.ipynb #86f37aa8
@@ -487,13 +587,15 @@ def _nme(run_dir, split: str) -> float | None:
     return None if v is None else float(v)
 
 def compare_seeds(base: list, saat: list) -> dict:
-    "NME % per seed of baseline and SAAT -> means, spreads (max-min), gain and whether gain > spread (None: can't tell)."
+    ("NME % per seed of baseline and SAAT -> means, spreads (max-min), gain and whether gain > spread "
+     "(None: can't tell).")
     b, s = np.asarray(base, float), np.asarray(saat, float)
     if not len(b) or not len(s): return {}
     spread = max(np.ptp(b), np.ptp(s)) if min(len(b), len(s)) > 1 else None
     gain = float(b.mean() - s.mean())
     return {'baseline_mean': float(b.mean()), 'baseline_min': float(b.min()), 'baseline_max': float(b.max()),
-            'saat_mean': float(s.mean()), 'saat_min': float(s.min()), 'saat_max': float(s.max()), 'n_seeds': int(min(len(b), len(s))),
+            'saat_mean': float(s.mean()), 'saat_min': float(s.min()), 'saat_max': float(s.max()),
+            'n_seeds': int(min(len(b), len(s))),
             'gain': gain, 'spread': None if spread is None else float(spread),
             'beyond_spread': None if spread is None else bool(gain > spread)}
 
@@ -501,16 +603,21 @@ def verdict(by_subset: dict) -> str:
     "A plain-words paragraph from `compare_seeds` results per subset."
     parts = []
     for sub, c in by_subset.items():
-        if not c: parts.append(f"{sub}: no results."); continue
+        if not c:
+            parts.append(f"{sub}: no results.")
+            continue
         better = 'lower (better)' if c['gain'] > 0 else 'higher (worse)' if c['gain'] < 0 else 'the same'
         head = f"On {sub}, SAAT's mean NME is {abs(c['gain']):.2f} points {better} than the baseline's"
-        if c['beyond_spread'] is None: parts.append(head + f" with {c['n_seeds']} seed: no seed spread, so this cannot be told from noise.")
-        elif c['beyond_spread']: parts.append(head + f", more than the seed spread ({c['spread']:.2f}): an improvement beyond seed noise.")
+        if c['beyond_spread'] is None:
+            parts.append(head + f" with {c['n_seeds']} seed: no seed spread, so this cannot be told from noise.")
+        elif c['beyond_spread']:
+            parts.append(head + f", more than the seed spread ({c['spread']:.2f}): an improvement beyond seed noise.")
         else: parts.append(head + f", within the seed spread ({c['spread']:.2f}): not distinguishable from seed noise.")
         if c.get('pairs'):
             n, k = c['pairs'], c['wins']   # sign test: chance of k or more wins of n if SAAT made no difference
             pv = sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n
-            parts[-1] += (f" Seed by seed, SAAT was lower in {k} of {n} (gain {c['paired_min']:.2f} to {c['paired_max']:.2f});"
+            parts[-1] += (f" Seed by seed, SAAT was lower in {k} of {n} "
+                          f"(gain {c['paired_min']:.2f} to {c['paired_max']:.2f});"
                           f" with no real effect that happens with probability {pv:.3g} (sign test).")
     return ' '.join(parts)
 
@@ -519,27 +626,33 @@ def _runs_info(dirs) -> tuple[str, dict]:
     "(when the runs were trained, 'A to B', and the machine(s) they trained on) from their run.json."
     infos = [json.loads((Path(d) / 'run.json').read_text()) for d in dirs if (Path(d) / 'run.json').is_file()]
     dates = sorted(i['started'][:10] for i in infos if i.get('started'))
-    ms = {json.dumps({k: i['machine'].get(k) for k in ('cpu', 'cores', 'torch', 'gpu') if i['machine'].get(k)}, sort_keys=True)
+    ms = {json.dumps({k: i['machine'].get(k) for k in ('cpu', 'cores', 'torch', 'gpu') if i['machine'].get(k)},
+                     sort_keys=True)
           for i in infos if i.get('machine')}
     threads = sorted({i['machine'].get('threads') for i in infos if i.get('machine', {}).get('threads')})
     m = json.loads(sorted(ms)[0]) if len(ms) == 1 else {'cpu': ' / '.join(sorted(ms))}
-    return (f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'), {**m, 'threads': threads}
+    return ((f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'),
+            {**m, 'threads': threads})
 
 def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | None = None) -> dict:
-    """Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written
-    to results.json; `data`: the 300W root as this call was given it (for results.md's command), None when it read none."""
+    ("Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written\n"
+     "    to results.json; `data`: the 300W root as this call was given it (for results.md's command), "
+     "None when it read none.")
     seeds = found_seeds(root) if seeds is None else list(seeds)
     if not seeds: raise FileNotFoundError(f"no finished baseline or SAAT run under {root}: nothing to gather")
-    b = {s: root / run_folder_name('baseline', s) for s in seeds}; a = {s: root / run_folder_name('saat', s) for s in seeds}
+    b = {s: root / run_folder_name('baseline', s) for s in seeds}
+    a = {s: root / run_folder_name('saat', s) for s in seeds}
     by_subset = {}
     for split in (*EVAL_SPLITS, *MASKED_SPLITS):
         pb, pa = ({s: _nme(d, split) for s, d in r.items()} for r in (b, a))
         c = compare_seeds([v for v in pb.values() if v is not None], [v for v in pa.values() if v is not None])
         if c:
-            pairs = [(pb[s], pa[s]) for s in seeds if pb[s] is not None and pa[s] is not None]   # same seed: same data order
+            # same seed: same data order
+            pairs = [(pb[s], pa[s]) for s in seeds if pb[s] is not None and pa[s] is not None]
             d = [x - y for x, y in pairs]
             c.update(paper_full=paper_full(masked=split.startswith('masked')),
-                     wins=sum(v > 0 for v in d), pairs=len(d), paired_min=min(d, default=None), paired_max=max(d, default=None))
+                     wins=sum(v > 0 for v in d), pairs=len(d), paired_min=min(d, default=None),
+                     paired_max=max(d, default=None))
         by_subset[split_label(split)] = c
     s0, ref = seeds[0], a.get(seeds[0])
     abl = []
@@ -558,15 +671,17 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
             if (d / 'eval.csv').is_file():
                 f = fluctuation(d)
                 m, lo, hi = PAPER_FLUCTUATION[kind]
-                fl.append({'run': d.name, 'from_step': f['from_step'], 'readings': f['n'], 'min': f['min'], 'max': f['max'],
-                           'range': f['range'], 'paper_row': m, 'paper_min': lo, 'paper_max': hi})
+                fl.append({'run': d.name, 'from_step': f['from_step'], 'readings': f['n'], 'min': f['min'],
+                           'max': f['max'], 'range': f['range'], 'paper_row': m, 'paper_min': lo, 'paper_max': hi})
     used = [d for d in [*b.values(), *a.values()] + [root / r['run'] for r in abl] if (d / 'run.json').is_file()]
     date, machine = _runs_info(used)
     rel = os.path.relpath(root) if Path(root).resolve().is_relative_to(Path.cwd().resolve()) else str(root)
-    try: preset = json.loads((a[seeds[0]] / 'run.json').read_text())['config']['preset']   # what the runs were trained with
+    # what the runs were trained with
+    try: preset = json.loads((a[seeds[0]] / 'run.json').read_text())['config']['preset']
     except (OSError, KeyError, ValueError): preset = p.to_dict()
     return {'command': command, 'data': data, 'date': date, 'machine': machine, 'preset': preset, 'root': rel,
-            'seeds': list(seeds), 'spread': 'max - min over seeds', 'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
+            'seeds': list(seeds), 'spread': 'max - min over seeds',
+            'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
             'main': by_subset, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(by_subset),
             'ablation_verdict': ablation_verdict(abl, by_subset)}
 
@@ -582,15 +697,18 @@ def ablation_verdict(abl: list, by_subset: dict) -> str:
         worse = [r['row'] for r in rows if r[key] > 0]
         clear = [r['row'] for r in rows if sp is not None and r[key] > sp]
         better = [r['row'] for r in rows if sp is not None and r[key] < -sp]
-        parts.append(f"On {lab}, {len(worse)} of {len(rows)} rows are worse than full SAAT ({', '.join(worse) or 'none'}); "
-                     + (f"beyond SAAT's seed spread ({sp:.2f}): {', '.join(clear) or 'none'}; better beyond it: {', '.join(better) or 'none'}."
+        parts.append(f"On {lab}, {len(worse)} of {len(rows)} rows are worse than full SAAT "
+                     f"({', '.join(worse) or 'none'}); "
+                     + (f"beyond SAAT's seed spread ({sp:.2f}): {', '.join(clear) or 'none'}; "
+                        f"better beyond it: {', '.join(better) or 'none'}."
                         if sp is not None else "with one SAAT seed there is no spread to judge these against."))
     return ' '.join(parts) + ' In the paper every row is worse than full SAAT (Tables 6 and 7).'
 
 # results.json keeps data under data keys; results.md shows them under these column names
-ABLATION_COLUMNS = {'row': 'row', 'run': 'run', 'seed': 'seed', 'nme_valid': 'ours helen/testset NME%', 'nme_test': 'ours afw NME%',
-                    'delta_valid': 'ours Δhelen vs SAAT', 'delta_test': 'ours Δafw vs SAAT', 'paper_table': 'paper table',
-                    'paper_full': 'paper full NME%', 'paper_delta_full': 'paper Δfull vs SAAT'}
+ABLATION_COLUMNS = {'row': 'row', 'run': 'run', 'seed': 'seed', 'nme_valid': 'ours helen/testset NME%',
+                    'nme_test': 'ours afw NME%', 'delta_valid': 'ours Δhelen vs SAAT',
+                    'delta_test': 'ours Δafw vs SAAT', 'paper_table': 'paper table', 'paper_full': 'paper full NME%',
+                    'paper_delta_full': 'paper Δfull vs SAAT'}
 
 def _ablation_rows(abl: list) -> list[dict]:
     return [{ABLATION_COLUMNS[k]: v for k, v in r.items() if k in ABLATION_COLUMNS} for r in abl]
@@ -598,26 +716,30 @@ def _ablation_rows(abl: list) -> list[dict]:
 def _fluctuation_rows(fl: list) -> list[dict]:
     return [{'run': r['run'], 'from step': r['from_step'], 'readings': r['readings'],
              'ours NME% range': f"{r['min']:.2f}-{r['max']:.2f}", 'ours range width': r['range'],
-             'paper Table 9 (HELEN-trained, COFW)': f"{r['paper_row']} {r['paper_min']:.2f}-{r['paper_max']:.2f}"} for r in fl]
+             'paper Table 9 (HELEN-trained, COFW)': f"{r['paper_row']} {r['paper_min']:.2f}-{r['paper_max']:.2f}"}
+            for r in fl]
 
 def _table(rows: list[dict]) -> str:
     return markdown_table(rows) if rows else '(no runs)'
 
 def _what_would_change(by_subset: dict) -> list:
-    "Lines for results.md when some subset's gain is within the seed spread: what we think would settle it (no numbers)."
+    ("Lines for results.md when some subset's gain is within the seed spread: "
+     "what we think would settle it (no numbers).")
     unclear = [sub for sub, c in by_subset.items() if c and not c.get('beyond_spread')]
     if not unclear: return []
-    return [f"**Not settled here: {', '.join(unclear)}.** What we think would settle it, without tuning on these test sets: "
-            "more seeds (the spread is measured over few runs); longer training (the paper trains 200k+ steps, a short "
-            "preset far fewer: `figures/fluctuation.png` shows whether the validation NME had stopped falling, and the "
-            "attacker only starts to matter once the detector fits clean faces); and the paper's scale (256 px, width 256, "
-            "all of 300W's 3,148 training faces). The `paper` preset is the run for a GPU.", '']
+    return [f"**Not settled here: {', '.join(unclear)}.** What we think would settle it, without tuning on these "
+            "test sets: more seeds (the spread is measured over few runs); longer training (the paper trains 200k+ "
+            "steps, a short preset far fewer: `figures/fluctuation.png` shows whether the validation NME had stopped "
+            "falling, and the attacker only starts to matter once the detector fits clean faces); and the paper's "
+            "scale (256 px, width 256, all of 300W's 3,148 training faces). The `paper` preset is the run for a GPU.",
+            '']
 
 def results_markdown(res: dict, root: Path | None = None) -> str:
     "results.json -> results.md (`root`: the folder holding `diagnostics/`, default `res['root']`)."
     p, m = res['preset'], res['machine']
     rows = [{'subset': sub, 'seeds': c['n_seeds'],
-             'baseline NME% mean [min-max]': f"{c['baseline_mean']:.2f} [{c['baseline_min']:.2f}-{c['baseline_max']:.2f}]",
+             'baseline NME% mean [min-max]':
+                 f"{c['baseline_mean']:.2f} [{c['baseline_min']:.2f}-{c['baseline_max']:.2f}]",
              'SAAT NME% mean [min-max]': f"{c['saat_mean']:.2f} [{c['saat_min']:.2f}-{c['saat_max']:.2f}]",
              'gain': c['gain'], 'spread (max-min)': c['spread'], 'gain > spread': c['beyond_spread'],
              'SAAT better in': f"{c.get('wins', 0)}/{c.get('pairs', 0)} seeds",
@@ -626,45 +748,57 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
             for sub, c in res['main'].items() if c]
     data = res.get('data') or 'DATA'   # as the command that wrote this file was given it
     full = f"saat-reproduce --preset {p['name']} --data {data} --seeds {' '.join(map(str, res['seeds']))}"
-    how = "(from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; `--data` is your 300W root)"
+    how = ("(from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; "
+           "`--data` is your 300W root)")
     if over := preset_overrides(p):   # the command line names presets only: the Python call that trains this preset
         full = (f"reproduce(get_preset({p['name']!r}, {', '.join(f'{k}={v!r}' for k, v in over.items())}), "
                 f"data={data!r}, seeds={list(res['seeds'])})")
-        how = (f"(Python, `from saat_nb.reproduce import reproduce, get_preset`; `saat-reproduce` names presets only, and these runs "
-               f"were trained with the `{p['name']}` preset overridden: {', '.join(f'{k}={v!r}' for k, v in over.items())})")
+        how = (f"(Python, `from saat_nb.reproduce import reproduce, get_preset`; `saat-reproduce` names presets only, "
+               f"and these runs were trained with the `{p['name']}` preset overridden: "
+               f"{', '.join(f'{k}={v!r}' for k, v in over.items())})")
     lines = [f"# saat_nb reproduction: {p['name']} preset" + (' (overridden)' if over else ''), '',
              f"Reproduce all of it: `{full}` {how}. "
-             "It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.", '',
+             "It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.",
+             '',
              f"This file was written by: `{res['command']}`", '',
-             f"Runs trained {res['date']} on: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}" + (f", GPU {m['gpu']}" if m.get('gpu') else '')
+             f"Runs trained {res['date']} on: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}"
+             + (f", GPU {m['gpu']}" if m.get('gpu') else '')
              + (f", {'/'.join(map(str, m['threads']))} thread(s) per run" if m.get('threads') else '') + '. '
-             "Bit-identical reruns need the same thread count (results depend on it). `saat-reproduce` re-evaluates the "
-             "committed baseline and SAAT detectors on the data at hand and keeps these numbers only where they match.", '',
+             "Bit-identical reruns need the same thread count (results depend on it). "
+             "`saat-reproduce` re-evaluates the committed baseline and SAAT detectors on the data at hand "
+             "and keeps these numbers only where they match.", '',
              f"Protocol: {res['protocol']} (the paper: 300W train 3,148 faces, test 300W full; **another protocol**). "
-             f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps (the paper: 256 px, width 256, 200k+ steps; **another scale**). "
+             f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps "
+             "(the paper: 256 px, width 256, 200k+ steps; **another scale**). "
              f"Deviations: {'; '.join(p['deviations']) or 'none'}.", '',
              '## Baseline vs SAAT (NME %, inter-ocular; spread = max - min over seeds)', '',
              '(paper columns: Table 1 for the clean subsets, Table 5 for the masked ones)', '', _table(rows), '',
              f"**Verdict.** {res['verdict']}", '', *_what_would_change(res['main']),
              f"## Ablations (seed {res['seeds'][0]} only, one run per row; paper Tables 6 and 7, 300W full)", '',
-             "Δ = row minus full SAAT of the same seed (positive: the row is worse). The `baseline` row has no attacker at all.", '',
-             _table(_ablation_rows(res['ablations'])), '', f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',
-             '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '', _table(_fluctuation_rows(res['fluctuation'])), '',
-             'The paper measures the range *after convergence*. A short preset may still be converging over its last half '
+             "Δ = row minus full SAAT of the same seed (positive: the row is worse). "
+             "The `baseline` row has no attacker at all.", '',
+             _table(_ablation_rows(res['ablations'])), '',
+             f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',
+             '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '',
+             _table(_fluctuation_rows(res['fluctuation'])), '',
+             'The paper measures the range *after convergence*. '
+             'A short preset may still be converging over its last half '
              '(see `figures/fluctuation.png`): then the range mixes the last of the descent with the fluctuation.', '']
     root = Path(root) if root is not None else Path(res['root']) if res.get('root') else None
     diag = sorted((root / 'diagnostics').glob('*.md')) if root is not None else []
     if diag: lines += ['## Diagnostics', '', 'Follow-up measurements, each file with the command that produced it:', '',
                        *[f"- `diagnostics/{f.name}`: {f.read_text().splitlines()[0].lstrip('# ')}" for f in diag], '']
     lines += ['## Reading these numbers', '',
-              'Every *ours* number was measured by the command at the top on the machine named there; the *paper* columns '
-              'are copied from the tables of the paper, for direction, not for comparison: its protocol (300W full, '
-              '3,148 training faces), scale (256 px, 200k+ steps) and data differ from ours. The seed spread is the '
-              'yardstick: a difference smaller than it is not evidence either way. Figures (CED curves, per-sample NME, '
-              'hardest faces, adversarial gallery, learning curves, fluctuation) are in `figures/`; each run folder holds '
-              'its executed `06_train` notebook, logs, per-sample results and `detector.pth`.', '']
-    if p['name'] == 'smoke': lines += ['**These numbers mean nothing: the smoke preset trains a tiny model for a few steps to test the pipeline. '
-                                       'The real run is `saat-reproduce --preset cpu`.**', '']
+              'Every *ours* number was measured by the command at the top on the machine named there; '
+              'the *paper* columns are copied from the tables of the paper, for direction, not for comparison: '
+              'its protocol (300W full, 3,148 training faces), scale (256 px, 200k+ steps) and data differ from ours. '
+              'The seed spread is the yardstick: a difference smaller than it is not evidence either way. '
+              'Figures (CED curves, per-sample NME, hardest faces, adversarial gallery, learning curves, fluctuation) '
+              'are in `figures/`; each run folder holds its executed `06_train` notebook, logs, per-sample results '
+              'and `detector.pth`.', '']
+    if p['name'] == 'smoke':
+        lines += ['**These numbers mean nothing: the smoke preset trains a tiny model for a few steps to test the '
+                  'pipeline. The real run is `saat-reproduce --preset cpu`.**', '']
     return '\n'.join(lines)
 
 # %% ../nbs/10_reproduce.ipynb #31d4425d
@@ -676,83 +810,113 @@ def check_data(data, splits=('train', 'valid', 'test')) -> Path:
     rep = check_splits(data, 'cross', splits)
     if not rep.ok:
         print(rep.format('saat-reproduce'), file=sys.stderr)
-        print("saat-reproduce: put 300W in the official layout (afw/, helen/trainset/, helen/testset/, lfpw/, ibug/; each image "
-              "beside its .pts) and pass --data DIR or set SAAT_DATA=DIR. No demo data is generated.", file=sys.stderr)
+        print("saat-reproduce: put 300W in the official layout (afw/, helen/trainset/, helen/testset/, lfpw/, ibug/; "
+              "each image beside its .pts) and pass --data DIR or set SAAT_DATA=DIR. No demo data is generated.",
+              file=sys.stderr)
         raise SystemExit(2)
     return data_root(data)
 
-def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=STAGES, nbs=None, kernel='saat_nb', command='',
-              ablations=None, jobs: int = 1, retrain: bool = False, verify: bool = True) -> dict:
+def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=STAGES, nbs=None, kernel='saat_nb',
+              command='', ablations=None, jobs: int = 1, retrain: bool = False, verify: bool = True) -> dict:
     """Run `stages` into `out/<preset>/` and write results.md / results.json there (gathering every finished run in
     the folder); returns the results dict. Finished runs are kept (`retrain=True` retrains them, never in place)."""
-    p = get_preset(preset); seeds = [int(s) for s in seeds]
+    p = get_preset(preset)
+    seeds = [int(s) for s in seeds]
     bad = set(stages) - set(STAGES)
     if bad: raise ValueError(f"unknown stage(s) {sorted(bad)}; choose from {list(STAGES)}")
     if not seeds: raise ValueError("give at least one seed")
     stage_runs('ablations', seeds, ablations)   # unknown rows fail before any training
     training = [s for s in STAGES if s in stages and s in ('baseline', 'saat', 'ablations')]
-    given = str(data) if data is not None else os.environ.get('SAAT_DATA')   # the data root as the user named it (results.md)
-    data = check_data(data, ('train', 'valid', 'test') if training else ('valid', 'test') if 'evaluate' in stages else ()).resolve()
+    # the data root as the user named it (results.md)
+    given = str(data) if data is not None else os.environ.get('SAAT_DATA')
+    data = check_data(data, ('train', 'valid', 'test') if training
+                      else ('valid', 'test') if 'evaluate' in stages else ()).resolve()
     root = (Path(out) / p.name).resolve()
     t_all = time.time()
     over = preset_overrides(p)
     if not command and over:   # the CLI names presets only: say the call that reproduces this one
-        command = (f"reproduce(get_preset({p.name!r}, {', '.join(f'{k}={v!r}' for k, v in over.items())}), data={str(data)!r}, "
-                   f"out={str(out)!r}, seeds={seeds}, stages={list(stages)})")
+        command = (f"reproduce(get_preset({p.name!r}, {', '.join(f'{k}={v!r}' for k, v in over.items())}), "
+                   f"data={str(data)!r}, out={str(out)!r}, seeds={seeds}, stages={list(stages)})")
     with FolderLock(root, 'output folder'):
-        _WRITTEN.clear(); _TRAINED.clear()
-        if over: _log(f"preset {p.name} with {', '.join(f'{k}={v!r}' for k, v in over.items())} (not the named preset's)")
-        mine = {n for st in training for n in stage_runs(st, seeds, ablations)}   # a retrained run may differ: it is replaced
-        other = preset_mismatch(root, p, sorted((set(done_runs(root) if root.is_dir() else ()) | mine) - (mine if retrain else set())))
+        _WRITTEN.clear()
+        _TRAINED.clear()
+        if over:
+            _log(f"preset {p.name} with {', '.join(f'{k}={v!r}' for k, v in over.items())} (not the named preset's)")
+        # a retrained run may differ: it is replaced
+        mine = {n for st in training for n in stage_runs(st, seeds, ablations)}
+        other = preset_mismatch(root, p, sorted((set(done_runs(root) if root.is_dir() else ()) | mine)
+                                                - (mine if retrain else set())))
         if other:
-            raise RunBroken('\n'.join([f"{len(other)} run folder(s) under {root} were trained with another preset than this call's; nothing was done "
+            raise RunBroken('\n'.join([f"{len(other)} run folder(s) under {root} were trained with another preset "
+                                        "than this call's; nothing was done "
                                         "(another --out for another preset, or --retrain to train them again):",
                                         *[f"  {n}: {w}" for n, w in other.items()]]))
         if training:
-            t0 = time.time(); _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
+            t0 = time.time()
+            _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
             train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs, retrain)
             _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} finished", t0)
         for st in [s for s in STAGES if s in stages and s not in training]:
-            t0 = time.time(); _log(f"stage {st} ...")
+            t0 = time.time()
+            _log(f"stage {st} ...")
             if st == 'evaluate': evaluate_stage(p, data, root, seeds, notebooks_dir(nbs), kernel, verify)
             else: figures_stage(p, data, root, seeds)
             _log(f"stage {st} finished", t0)
         command = command or (f"saat-reproduce --preset {p.name} --data {data} --out {out} "
                               f"--seeds {' '.join(map(str, seeds))} --stages {' '.join(stages)}")
         res = gather(root, p, None, command, given)
-        for f, text in ((root / 'results.json', json.dumps(res, indent=1) + '\n'), (root / 'results.md', results_markdown(res, root))):
+        for f, text in ((root / 'results.json', json.dumps(res, indent=1) + '\n'),
+                        (root / 'results.md', results_markdown(res, root))):
             if write_if_changed(f, text): _wrote(f)
         rel = lambda f: os.path.relpath(f, root)
         _log(f"results: {root / 'results.md'}" + ('' if root / 'results.md' in _WRITTEN else ' (unchanged)'), t_all)
-        _log(f"trained: {', '.join(_TRAINED) or 'nothing'}; rewrote: {', '.join(rel(f) for f in _WRITTEN) or 'nothing'}")
+        _log(f"trained: {', '.join(_TRAINED) or 'nothing'}; "
+             f"rewrote: {', '.join(rel(f) for f in _WRITTEN) or 'nothing'}")
     return res
 
 def main(argv=None) -> int:
-    "CLI: saat-reproduce --preset --data --out --seeds --stages [--retrain]; exit 0 done, 2 bad data/arguments/a busy or broken folder."
-    ap = argparse.ArgumentParser(prog='saat-reproduce', description='The SAAT reproduction pipeline: train baseline and SAAT per seed (06_train via papermill), '
-                                 'evaluate clean/masked/corrupted, ablations, figures, then OUT/<preset>/results.md and results.json. '
-                                 'Finished runs are kept: on a clone with the committed runs it re-evaluates their detectors on your data '
-                                 'and rebuilds the figures and results.md in minutes, retraining nothing.',
-                                 epilog="Default: the cpu preset (hours on 2 CPU cores if it has to train). --preset smoke only checks the pipeline "
-                                        "(about a minute): its numbers mean nothing; the real run is --preset cpu. Exit status: 0 done; 2 bad data "
-                                        "or arguments, another process on the folder, or a run folder that cannot be trusted.")
+    ("CLI: saat-reproduce --preset --data --out --seeds --stages [--retrain]; "
+     "exit 0 done, 2 bad data/arguments/a busy or broken folder.")
+    ap = argparse.ArgumentParser(
+        prog='saat-reproduce',
+        description='The SAAT reproduction pipeline: train baseline and SAAT per seed (06_train via papermill), '
+                    'evaluate clean/masked/corrupted, ablations, figures, '
+                    'then OUT/<preset>/results.md and results.json. '
+                    'Finished runs are kept: on a clone with the committed runs it re-evaluates their detectors '
+                    'on your data and rebuilds the figures and results.md in minutes, retraining nothing.',
+        epilog="Default: the cpu preset (hours on 2 CPU cores if it has to train). "
+               "--preset smoke only checks the pipeline (about a minute): its numbers mean nothing; "
+               "the real run is --preset cpu. Exit status: 0 done; 2 bad data or arguments, "
+               "another process on the folder, or a run folder that cannot be trusted.")
     ap.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'paper'])
     ap.add_argument('--data', default=None, help='300W root (default: $SAAT_DATA)')
     ap.add_argument('--out', default='outputs', help='runs go to OUT/<preset>/<run>/ (default: outputs)')
-    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2], help='baseline and SAAT per seed; ablations use the first')
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
+                    help='baseline and SAAT per seed; ablations use the first')
     ap.add_argument('--stages', nargs='+', default=list(STAGES), choices=list(STAGES))
-    ap.add_argument('--ablations', nargs='+', default=None, choices=list(ABLATIONS), help='ablation rows to train (default: all)')
-    ap.add_argument('--retrain', action='store_true', help='train the runs of the training stages again even when finished: each '
-                    'trains into OUT/<preset>/.retrain/<run>/ and replaces the finished one only when done (kept in _replaced/)')
-    ap.add_argument('--no-verify', action='store_true', help='do not re-evaluate finished runs against their committed results')
+    ap.add_argument('--ablations', nargs='+', default=None, choices=list(ABLATIONS),
+                    help='ablation rows to train (default: all)')
+    ap.add_argument('--retrain', action='store_true',
+                    help='train the runs of the training stages again even when finished: each '
+                    'trains into OUT/<preset>/.retrain/<run>/ and replaces the finished one only when done '
+                    '(kept in _replaced/)')
+    ap.add_argument('--no-verify', action='store_true',
+                    help='do not re-evaluate finished runs against their committed results')
     ap.add_argument('--nbs', default=None, help="the notebooks folder (default: the repository's nbs/)")
-    ap.add_argument('--kernel', default='saat_nb', help='Jupyter kernel for papermill (tools/install.sh installs saat_nb)')
-    ap.add_argument('--jobs', type=int, default=1, help='training runs at a time, each with cores/jobs threads (default: 1, '
-                    'one run on all cores: faster than two 1-thread runs side by side in outputs/benchmarks/threads.md)')
+    ap.add_argument('--kernel', default='saat_nb',
+                    help='Jupyter kernel for papermill (tools/install.sh installs saat_nb)')
+    ap.add_argument('--jobs', type=int, default=1,
+                    help='training runs at a time, each with cores/jobs threads (default: 1, '
+                    'one run on all cores: faster than two 1-thread runs side by side '
+                    'in outputs/benchmarks/threads.md)')
     a = ap.parse_args(argv)
     cmd = 'saat-reproduce ' + ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
-    try: reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain, not a.no_verify)
+    try:
+        reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain,
+                  not a.no_verify)
     except (FolderLocked, RunBroken, DatasetError) as e:
-        print(f"saat-reproduce: error: {e}", file=sys.stderr); return 2
-    if a.preset == 'smoke': print("saat-reproduce: smoke preset: these numbers mean nothing; the real run is --preset cpu")
+        print(f"saat-reproduce: error: {e}", file=sys.stderr)
+        return 2
+    if a.preset == 'smoke':
+        print("saat-reproduce: smoke preset: these numbers mean nothing; the real run is --preset cpu")
     return 0

@@ -5,14 +5,14 @@
 
 # %% ../nbs/10_reproduce.ipynb #83204f57
 from __future__ import annotations
-import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time, csv
+import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time
 from pathlib import Path
 import numpy as np
 from .core import get_preset, Preset, PRESETS, MACHINERY, data_root, FolderLock, FolderLocked, write_if_changed
 from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS,
                           MASKED_SPLITS, split_subset, split_label)
 from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken,
-                          plot_log, read_run_json)
+                          plot_log, read_run_json, eval_curve)
 from .checkpoint import export_detector, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report
@@ -25,8 +25,8 @@ __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'NME_TOLERANCE', 'ABLATION_COLUMNS',
            'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash',
            'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb',
            'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
-           'eval_curve', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
-           'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict',
+           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -53,8 +53,8 @@ def _what_it_is(d: dict) -> dict:
     return {k: v for k, v in d.items() if k not in (*MACHINERY, 'deviations')}
 
 def preset_overrides(p: Preset | dict) -> dict:
-    ("The fields in which `p` (or its `to_dict()`) differs from the named preset it is called after "
-     "(all but the machinery and the prose) -> {field: value}.")
+    """The fields in which `p` (or its `to_dict()`) differs from the named preset it is called after (all but the
+    machinery and the prose) -> {field: value}."""
     mine = _what_it_is(p if isinstance(p, dict) else preset_param(p))
     named = PRESETS.get(mine.get('name'))
     if named is None: return mine
@@ -62,19 +62,19 @@ def preset_overrides(p: Preset | dict) -> dict:
     return {k: v for k, v in mine.items() if ref.get(k) != v}
 
 def preset_param(p: Preset) -> dict:
-    ("`p` as the run notebook's `PRESET` parameter: `to_dict()` in JSON's shapes (tuples as lists), "
-     "which `get_preset` turns back into `p`.")
+    """`p` as the run notebook's `PRESET` parameter: `to_dict()` in JSON's shapes (tuples as lists), which `get_preset`
+    turns back into `p`."""
     return json.loads(json.dumps(p.to_dict()))
 
 def preset_identity(p: Preset):
-    ("What a stage hash counts of `p`: its name while it is the named preset (machinery aside), "
-     "else every field but the machinery.")
+    """What a stage hash counts of `p`: its name while it is the named preset (machinery aside), else every field but
+    the machinery."""
     return (p.name if p.name in PRESETS and not preset_overrides(p)
             else {k: v for k, v in preset_param(p).items() if k not in MACHINERY})
 
 def preset_mismatch(root: Path, p: Preset, names) -> dict:
-    ("{run: 'field trained vs asked, ...'} for each run folder of `names` under `root` whose run.json preset "
-     "is not `p` (machinery and prose aside).")
+    """{run: 'field trained vs asked, ...'} for each run folder of `names` under `root` whose run.json preset is not `p`
+    (machinery and prose aside)."""
     want, out = _what_it_is(preset_param(p)), {}
     for n in names:
         try: had = json.loads((Path(root) / n / 'run.json').read_text())['config']['preset']
@@ -103,8 +103,8 @@ def file_digest(f) -> str | None:
     return h.hexdigest()[:16]
 
 def stage_hash(**inputs) -> str:
-    ("A short hash of a stage's inputs (JSON-able values; a `Path` counts by its name and its contents, "
-     "not where it lies).")
+    """A short hash of a stage's inputs (JSON-able values; a `Path` counts by its name and its contents, not where it
+    lies)."""
     def norm(o):
         if isinstance(o, Path): return [o.name, file_digest(o)]
         if isinstance(o, dict): return {str(k): norm(v) for k, v in sorted(o.items())}
@@ -136,8 +136,8 @@ def notebooks_dir(nbs=None) -> Path:
 
 @functools.cache
 def _ipc_kernel_manager():
-    ("A jupyter_client `KernelManager` class on local IPC sockets: no TCP port, "
-     "so no 'running over TCP without encryption' warning.")
+    """A jupyter_client `KernelManager` class on local IPC sockets: no TCP port, so no 'running over TCP without
+    encryption' warning."""
     from jupyter_client.manager import KernelManager
     class IPCKernelManager(KernelManager):
         def __init__(self, **kw): super().__init__(**{'transport': 'ipc', **kw})
@@ -173,8 +173,8 @@ def _last_step(run_dir) -> int:
     except (OSError, ValueError): return 0
 
 class TrainProgress:
-    ("One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, "
-     "ETA over all steps.")
+    """One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, ETA over all
+    steps."""
     def __init__(self, names, steps: int, poll: float = 2.0):
         from tqdm.auto import tqdm
         self.names, self.steps, self.poll = list(names), int(steps), poll
@@ -245,8 +245,8 @@ def _replace_run(d: Path, work: Path) -> Path | None:
 
 def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path,
                  kernel: str = 'saat_nb', retrain: bool = False, progress: TrainProgress | None = None) -> Path:
-    ("Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, "
-     "or train (06_train via papermill).")
+    """Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, or train (06_train via
+    papermill)."""
     d = root / name
     st = run_state(d)
     if st.done and not retrain:
@@ -364,8 +364,8 @@ def _eval_dataset(data: Path, masked: Path, p: Preset, split: str, seed: int):
 
 def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int,
                  splits=(*MASKED_SPLITS, 'robustness'), model=None):
-    ("Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW), "
-     "writing the results files.")
+    """Evaluate the detector of `run_dir` on `splits` (clean, masked_, and 'robustness': the corruptions on AFW),
+    writing the results files."""
     import torch
     d = Path(run_dir)
     if model is None: model, _ = load_detector(run_weights(d))
@@ -381,8 +381,8 @@ def evaluate_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int,
         _wrote(d / 'robustness')
 
 def _verify_sig(d: Path, data: Path, masked: Path, p: Preset, seed: int) -> str:
-    ("What a verification of run `d` depends on: its weights, its results files, the masked copy "
-     "and the evaluation faces.")
+    """What a verification of run `d` depends on: its weights, its results files, the masked copy and the evaluation
+    faces."""
     return stage_hash(weights=run_weights(d), results=[d / f'results_{s}.npz' for s in (*EVAL_SPLITS, *MASKED_SPLITS)],
                       masked=Path(masked) / 'manifest.json',
                       faces=[[f.name, f.image.stat().st_size]
@@ -428,8 +428,8 @@ def verify_run(run_dir: Path, data: Path, masked: Path, p: Preset, seed: int, ca
 
 # %% ../nbs/10_reproduce.ipynb #120b8457
 def eval_nb_hash(p: Preset, pair: dict, seed: int) -> str:
-    ("What `07_evaluate` executed for `seed` depends on: the preset (`preset_identity`), its pair's results files, "
-     "detector weights and logs (contents).")
+    """What `07_evaluate` executed for `seed` depends on: the preset (`preset_identity`), its pair's results files,
+    detector weights and logs (contents)."""
     return stage_hash(preset=preset_identity(p), seed=seed,
                       runs={n: [d / f'results_{x}.npz' for x in (*EVAL_SPLITS, *MASKED_SPLITS)]
                             + [d / 'robustness' / 'robustness.csv', d / 'detector.pth', d / 'log.csv']
@@ -437,10 +437,9 @@ def eval_nb_hash(p: Preset, pair: dict, seed: int) -> str:
 
 def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = None, kernel: str = 'saat_nb',
                    verify: bool = True) -> dict:
-    ("Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the\n"
-     "    data at hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per\n"
-     "    seed on its pair (figures and tables in `root/figures/s<seed>/`) unless its inputs are unchanged "
-     "-> {run name: run folder}.")
+    """Masked + corruption evaluation of every baseline/SAAT run of `seeds` (a done run is re-evaluated on the data at
+    hand and checked against its committed results, see `verify_run`), then `07_evaluate` executed per seed on its
+    pair (figures and tables in `root/figures/s<seed>/`) unless its inputs are unchanged -> {run name: run folder}."""
     nbs = notebooks_dir(nbs)
     runs = {n: root / n for st in ('baseline', 'saat') for n in stage_runs(st, seeds)}
     states = {n: run_state(d, ALL_SPLITS) for n, d in runs.items()}
@@ -486,13 +485,6 @@ def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = 
     return runs
 
 # %% ../nbs/10_reproduce.ipynb #463c7b6e
-def eval_curve(run_dir, split: str = 'valid') -> tuple[np.ndarray, np.ndarray]:
-    "eval.csv of a run -> (steps, NME %) of `split`."
-    f = Path(run_dir) / 'eval.csv'
-    if not f.is_file(): raise FileNotFoundError(f"no eval.csv in {run_dir}")
-    with open(f) as fh: rows = [r for r in csv.DictReader(fh) if r['split'] == split]
-    return np.array([int(r['step']) for r in rows]), np.array([float(r['nme']) for r in rows])
-
 def fluctuation(run_dir, split: str = 'valid') -> dict:
     "Range of the validation NME % over the last half of the readings (at least one)."
     steps, nme = eval_curve(run_dir, split)
@@ -503,8 +495,8 @@ def fluctuation(run_dir, split: str = 'valid') -> dict:
 
 # %% ../nbs/10_reproduce.ipynb #c79ddd14
 def plot_ablations(root: Path, seed: int, ax=None, title: str = ''):
-    ("Bars: each trained ablation row's NME % minus full SAAT's (same seed) on helen/testset and AFW, "
-     "beside the paper's Δ (300W full).")
+    """Bars: each trained ablation row's NME % minus full SAAT's (same seed) on helen/testset and AFW, beside the
+    paper's Δ (300W full)."""
     import matplotlib.pyplot as plt
     ref = root / run_folder_name('saat', seed)
     rows = [k for k in ['baseline', *ABLATIONS] if run_state(root / run_folder_name(k, seed)).done]
@@ -533,10 +525,9 @@ def found_seeds(root: Path) -> list[int]:
     return sorted({int(m.group(1)) for n in done_runs(root) if (m := re.fullmatch(r'(?:baseline|saat)_s(\d+)', n))})
 
 def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
-    ("Figures across every finished run under `root`: CED of all runs, learning curves, NME over training, "
-     "ablation bars\n"
-     "    -> PNG paths (07 per seed is the evaluate stage's). Redrawn only when the contents of a run's results "
-     "or logs changed.")
+    """Figures across every finished run under `root`: CED of all runs, learning curves, NME over training, ablation
+    bars -> PNG paths (07 per seed is the evaluate stage's). Redrawn only when the contents of a run's results or
+    logs changed."""
     import matplotlib.pyplot as plt
     runs = done_runs(root)
     s0 = min(found_seeds(root) or [seeds[0] if seeds else 0])
@@ -587,8 +578,8 @@ def _nme(run_dir, split: str) -> float | None:
     return None if v is None else float(v)
 
 def compare_seeds(base: list, saat: list) -> dict:
-    ("NME % per seed of baseline and SAAT -> means, spreads (max-min), gain and whether gain > spread "
-     "(None: can't tell).")
+    """NME % per seed of baseline and SAAT -> means, spreads (max-min), gain and whether gain > spread (None: can't
+    tell)."""
     b, s = np.asarray(base, float), np.asarray(saat, float)
     if not len(b) or not len(s): return {}
     spread = max(np.ptp(b), np.ptp(s)) if min(len(b), len(s)) > 1 else None
@@ -635,9 +626,9 @@ def _runs_info(dirs) -> tuple[str, dict]:
             {**m, 'threads': threads})
 
 def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | None = None) -> dict:
-    ("Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written\n"
-     "    to results.json; `data`: the 300W root as this call was given it (for results.md's command), "
-     "None when it read none.")
+    """Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written
+    to results.json; `data`: the 300W root as this call was given it (for results.md's command), None when it read
+    none."""
     seeds = found_seeds(root) if seeds is None else list(seeds)
     if not seeds: raise FileNotFoundError(f"no finished baseline or SAAT run under {root}: nothing to gather")
     b = {s: root / run_folder_name('baseline', s) for s in seeds}
@@ -723,8 +714,8 @@ def _table(rows: list[dict]) -> str:
     return markdown_table(rows) if rows else '(no runs)'
 
 def _what_would_change(by_subset: dict) -> list:
-    ("Lines for results.md when some subset's gain is within the seed spread: "
-     "what we think would settle it (no numbers).")
+    """Lines for results.md when some subset's gain is within the seed spread: what we think would settle it (no
+    numbers)."""
     unclear = [sub for sub, c in by_subset.items() if c and not c.get('beyond_spread')]
     if not unclear: return []
     return [f"**Not settled here: {', '.join(unclear)}.** What we think would settle it, without tuning on these "
@@ -875,8 +866,8 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
     return res
 
 def main(argv=None) -> int:
-    ("CLI: saat-reproduce --preset --data --out --seeds --stages [--retrain]; "
-     "exit 0 done, 2 bad data/arguments/a busy or broken folder.")
+    """CLI: saat-reproduce --preset --data --out --seeds --stages [--retrain]; exit 0 done, 2 bad data/arguments/a busy
+    or broken folder."""
     ap = argparse.ArgumentParser(
         prog='saat-reproduce',
         description='The SAAT reproduction pipeline: train baseline and SAAT per seed (06_train via papermill), '

@@ -257,7 +257,7 @@ class SAATCallback(Callback):
     def after_loss(self):
         "L̃ (eq. 8) into the Learner's loss; in 'shared' order, first the attacker's step (before the detector's backward)."
         if not self.training: return
-        self.stats['L'] = float(self.learn.loss)
+        self.stats['L'] = float(self.learn.loss.detach())
         a = self.adv
         if a is None: return
         if self.update_order == 'shared' and not self.shared_attacker_step(a): return
@@ -341,7 +341,7 @@ class RunLog(Callback):
     def after_batch(self):
         if not self.training: return
         cb = getattr(self.learn, 'saat', None)
-        row = {'step': self.learn.step, 'L': float(self.learn.loss), 'lr': self.learn.lr_now,
+        row = {'step': self.learn.step, 'L': float(self.learn.loss.detach()), 'lr': self.learn.lr_now,
                **(cb.stats if cb is not None else {'skipped': 0})}
         append_csv(self.dir / 'log.csv', LOG_COLS, row)
     def after_validate(self):

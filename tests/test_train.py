@@ -382,3 +382,14 @@ def test_runs_from_before_adv_bn_keep_their_identity():
     old = {'saat': True, 'ablation': {k: v for k, v in ab.items() if k != 'adv_bn'}}
     assert _config_diff(old, {'saat': True, 'ablation': ab}) == []
     assert _config_diff(old, {'saat': True, 'ablation': {**ab, 'adv_bn': 'keep'}}) == ['ablation']
+
+
+def test_cli_switches_are_train_runs_keywords(tmp_path, data_dir):
+    "python -m saat_nb.train spells each switch as train_run's keyword (--beta, --no-use_d, --adv_bn, --update_order) and run.json records them."
+    out = main(['--preset', 'smoke', '--steps', '2', '--data', str(data_dir), '--out', str(tmp_path / 'r'), '--beta', '0.5',
+                '--no-use_d', '--adv_bn', 'keep', '--update_order', 'shared'])
+    cfg = json.loads((out / 'run.json').read_text())['config']
+    assert cfg['update_order'] == 'shared' and 'order' not in cfg
+    assert {k: cfg['ablation'][k] for k in ('beta', 'use_d', 'adv_bn', 'use_s')} == {'beta': 0.5, 'use_d': False, 'adv_bn': 'keep', 'use_s': True}
+    from saat_nb.runs import run_name
+    assert run_name(True, 0, {'beta': 0.5, 'use_d': False, 'adv_bn': 'keep'}) == 'abl_beta0.5_noD_keepBN_s0'

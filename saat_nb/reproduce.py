@@ -12,7 +12,7 @@ from .core import get_preset, Preset, PRESETS, MACHINERY, data_root, FolderLock,
 from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS,
                           MASKED_SPLITS, split_subset, split_label)
 from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken,
-                          plot_log, read_run_json, eval_curve)
+                          plot_log, eval_curve)
 from .checkpoint import export_detector, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report

@@ -24,7 +24,6 @@ CORRUPTIONS = {'brightness': (0.7, 0.5, 0.3), 'contrast': (0.6, 0.4, 0.2), 'blur
 def corrupt(img, kind: str, severity: int = 1, seed: int = 0, pts=None) -> torch.Tensor:
     "Corrupt one crop: `(3,H,W)` float in [0,1] (tensor or array) -> `(3,H,W)` float32 tensor; deterministic in `seed`."
     from PIL import Image, ImageFilter
-    import io
     if kind not in CORRUPTIONS: raise ValueError(f"corrupt: unknown kind {kind!r}; choose one of {sorted(CORRUPTIONS)}")
     if not 1 <= severity <= len(CORRUPTIONS[kind]):
         raise ValueError(f"corrupt: {kind} has severities 1..{len(CORRUPTIONS[kind])}, got {severity}")

@@ -28,7 +28,7 @@ from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
 from .beta import adaptive_loss
 from .attack import AdvBatch
 from .metrics import nme, evaluate_model, save_results
-from .checkpoint import saat_parts, checkpoint_dict, save_checkpoint, load_checkpoint, restore_checkpoint
+from .checkpoint import checkpoint_dict, save_checkpoint, load_checkpoint, restore_checkpoint
 
 # %% auto #0
 __all__ = ['DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'kept_buffers', 'still_bn_stats', 'frozen',

@@ -15,7 +15,6 @@ Writes outputs/cpu/pilot_converge/decoding.md and decoding.json.
 from __future__ import annotations
 import argparse, json, os, sys, time
 from pathlib import Path
-import numpy as np
 import torch
 
 REPO = Path(__file__).resolve().parents[1]
@@ -93,7 +92,7 @@ def main(argv=None):
             'machine': m, 'threads': torch.get_num_threads(), 'load_before': load0, 'load_after': os.getloadavg(),
             'wall_s': time.time() - t0, 'split': 'valid (helen/testset) only', 'grid_floor': floor, 'detectors': dets}
     (out / 'decoding.json').write_text(json.dumps(info, indent=1) + '\n')
-    md = [f"# Pilot for #16: the heatmap grid and its decoding, on helen/testset (validation) only", '',
+    md = ["# Pilot for #16: the heatmap grid and its decoding, on helen/testset (validation) only", '',
           f"`{info['command']}` · {info['date']} · {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')} · "
           f"{info['threads']} threads · load {load0[0]:.2f} before, {info['load_after'][0]:.2f} after · {info['wall_s']:.0f} s", '',
           '## The floor of the grid: ground-truth heatmaps decoded back to points', '',

@@ -9,7 +9,7 @@ the test split at the end, as every run does, but this pilot reads and reports o
     SAAT_DATA=../shared/data/300w python tools/pilot_steps.py --steps 2400 --decay-every 48 --baseline
 """
 from __future__ import annotations
-import argparse, json, os, sys, time
+import argparse, json, os, sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]

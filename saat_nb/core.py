@@ -46,6 +46,8 @@ class Preset:
     lr_dis: float = 1e-4       # paper: discriminator 1e-4
     decay: float = 0.97        # paper: decay factor 0.97 ...
     decay_every: int = 25_000  # ... applied every 25k steps (authors' code)
+    schedule: str = 'step'     # 'step' = the paper's decay above; 'one_cycle' = fastai's warm-up + cosine (train.LRDecay)
+    pct_start: float = 0.25    # 'one_cycle': share of the steps spent warming up
     lam: float = 0.1           # lambda of L_F (eq. 3)
     fg_weight: float = 0.      # 0 = plain heatmap MSE (eq. 1); >0 = foreground-weighted MSE (a named deviation)
     eval_every: int = 5_000    # steps between validation NME readings

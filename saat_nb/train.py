@@ -16,6 +16,7 @@ from fastai.learner import Learner, Metric
 from fastai.callback.core import Callback, CancelValidException, CancelFitException
 from fastai.callback.progress import ProgressCallback
 from fastai.optimizer import Adam
+from fastai.callback.schedule import combined_cos
 from fastai.torch_core import rank_distrib, num_distrib
 from .core import (Preset, get_preset, set_seed, default_device, machine_info, data_root, amp_plan, AmpPlan,
                           save_atomic, remove_stale_tmp, FolderLock, FolderLocked, write_if_changed, unwrap)
@@ -80,10 +81,20 @@ class StepSchedule(Callback):
         if not self.learn.eval_now: raise CancelValidException()
 
 class LRDecay(Callback):
-    "lr = lr0 · decay^(step // decay_every) for the detector's and every optimiser in `learn.aux_opts`."
+    """lr = lr0 · `factor(step)` for the detector's and every optimiser in `learn.aux_opts`. `schedule`: 'step' is
+    the paper's decay^(step // every); 'one_cycle' is fastai's `fit_one_cycle` shape over `steps` (`combined_cos`:
+    lr0/25 up to lr0 at `pct_start`, cosine down to lr0/1e5)."""
     order = -15
-    def __init__(self, lr0: float, decay: float, every: int): self.lr0, self.decay, self.every = lr0, decay, every
-    def factor(self, step: int) -> float: return self.decay ** (step // self.every)
+    def __init__(self, lr0: float, decay: float, every: int, schedule: str = 'step', steps: int | None = None,
+                 pct_start: float = 0.25):
+        if schedule not in ('step', 'one_cycle'):
+            raise ValueError(f"LRDecay: schedule must be 'step' or 'one_cycle', got {schedule!r}")
+        if schedule == 'one_cycle' and not steps: raise ValueError("LRDecay: 'one_cycle' needs the run's `steps`")
+        self.lr0, self.decay, self.every, self.schedule, self.steps = lr0, decay, every, schedule, steps
+        self.cycle = combined_cos(pct_start, 1 / 25, 1., 1 / 1e5) if schedule == 'one_cycle' else None
+    def factor(self, step: int) -> float:
+        if self.cycle is None: return self.decay ** (step // self.every)
+        return float(self.cycle(min(step / self.steps, 1 - 1e-9)))
     def before_batch(self):
         if not self.training: return
         f = self.factor(self.learn.step)
@@ -311,7 +322,7 @@ def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: 
     dev = dls.device if getattr(dls, 'device', None) is not None else default_device()
     model = HourglassNet(p.stacks, p.width, p.size).to(dev)
     every = eval_every or p.eval_every
-    cbs = [StepSchedule(p.steps, every, every, seed), LRDecay(p.lr_det, p.decay, p.decay_every)]
+    cbs = [StepSchedule(p.steps, every, every, seed), LRDecay(p.lr_det, p.decay, p.decay_every, p.schedule, p.steps, p.pct_start)]
     if saat:
         att = Attacker(p.size, p.ngf, p.kernel, use_s=ab['use_s']).to(dev)
         dis = Discriminator(p.size, p.ndf, use_s=ab['use_s']).to(dev) if ab['use_d'] else None

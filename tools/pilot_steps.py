@@ -29,6 +29,9 @@ def main(argv=None):
     ap.add_argument('--decay-every', type=int, default=48)
     ap.add_argument('--eval-every', type=int, default=200)
     ap.add_argument('--width', type=int, default=None, help="the detector's width (default: the cpu preset's)")
+    ap.add_argument('--schedule', default='step', choices=['step', 'one_cycle'])
+    ap.add_argument('--lr', type=float, default=None, help="peak detector lr (default: the cpu preset's); A and D scale with it")
+    ap.add_argument('--bs', type=int, default=None, help="batch size (default: the cpu preset's)")
     ap.add_argument('--baseline', action='store_true')
     ap.add_argument('--seed', type=int, default=0)
     ap.add_argument('--data', default=None)
@@ -37,15 +40,22 @@ def main(argv=None):
     from saat_nb.core import get_preset
     from saat_nb.runs import eval_curve, read_run_json
     from saat_nb.train import train_run
-    p = get_preset('cpu', steps=a.steps, decay_every=a.decay_every, eval_every=a.eval_every, **({'width': a.width} if a.width else {}))
-    name = f"{'baseline' if a.baseline else 'saat'}_{a.steps}steps" + (f"_w{a.width}" if a.width else '') + f"_s{a.seed}"
+    base = get_preset('cpu')
+    over = dict(steps=a.steps, decay_every=a.decay_every, eval_every=a.eval_every, schedule=a.schedule)
+    if a.width: over['width'] = a.width
+    if a.bs: over['bs'] = a.bs
+    if a.lr: over.update(lr_det=a.lr, lr_att=a.lr * base.lr_att / base.lr_det, lr_dis=a.lr * base.lr_dis / base.lr_det)
+    p = get_preset('cpu', **over)
+    name = (f"{'baseline' if a.baseline else 'saat'}_{a.steps}steps" + (f"_w{a.width}" if a.width else '')
+            + (f"_bs{a.bs}" if a.bs else '') + ('_onecycle' if a.schedule == 'one_cycle' else '')
+            + (f"_lr{a.lr:g}" if a.lr else '') + f"_s{a.seed}")
     out = REPO / 'outputs' / 'cpu' / 'pilot_converge' / name
     load0 = os.getloadavg()
     train_run(p, a.data, out, saat=not a.baseline, seed=a.seed, progress=False)
     st, nm = eval_curve(out)
     info = read_run_json(out / 'run.json')
     res = {'command': 'SAAT_DATA=../shared/data/300w python tools/pilot_steps.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
-           'run': name, 'steps': a.steps, 'decay_every': a.decay_every, 'width': p.width, 'threads': torch.get_num_threads(),
+           'run': name, 'steps': a.steps, 'decay_every': a.decay_every, 'schedule': a.schedule, 'lr_det': p.lr_det, 'bs': p.bs, 'width': p.width, 'threads': torch.get_num_threads(),
            'load_before': load0, 'load_after': os.getloadavg(), 'wall_s': info.get('wall_s'), 'machine': info.get('machine'),
            'valid_steps': st.tolist(), 'valid_nme': nm.tolist(), 'best_valid_nme': float(nm.min()),
            'flat_within_0.1_from_step': flat_from(st, nm)}

@@ -11,11 +11,13 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MACHINERY', 'Preset', 'unwrap', 'get_preset', 'set_seed', 'default_device',
-           'machine_info', 'cpu_bf16_units', 'AmpPlan', 'amp_plan', 'device_amp', 'data_root', 'save_atomic',
-           'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
+__all__ = ['PRESET_ADDED', 'IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MACHINERY', 'Preset', 'unwrap', 'get_preset', 'set_seed',
+           'default_device', 'machine_info', 'cpu_bf16_units', 'AmpPlan', 'amp_plan', 'device_amp', 'data_root',
+           'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
+PRESET_ADDED = dict(schedule='step', pct_start=0.25)   # Preset fields added after runs were committed: their values then
+
 @dataclass(frozen=True)
 class Preset:
     "Every scale-dependent setting of a run. Deviations from the paper are listed in `deviations`."
@@ -64,6 +66,7 @@ class Preset:
         """The inverse of `to_dict`, also after a JSON round trip (lists back to tuples): a checkpoint's, a `run.json`'s
         or a papermill parameter's preset. Every field must be there and no other: a mismatch is named, not guessed."""
         if not isinstance(d, dict): raise TypeError(f"Preset.from_dict: expected a dict, got {type(d).__name__}")
+        d = {**PRESET_ADDED, **d}   # fields added after runs were saved, with the value those runs had
         known = [f.name for f in dataclasses.fields(cls)]
         unknown, missing = sorted(set(d) - set(known)), [k for k in known if k not in d]
         if unknown or missing:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time
 from pathlib import Path
 import numpy as np
-from .core import get_preset, Preset, PRESETS, MACHINERY, data_root, FolderLock, FolderLocked, write_if_changed
+from .core import get_preset, Preset, PRESETS, PRESET_ADDED, MACHINERY, data_root, FolderLock, FolderLocked, write_if_changed
 from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS,
                           MASKED_SPLITS, split_subset, split_label)
 from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken,
@@ -16,17 +16,19 @@ from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state
 from .checkpoint import export_detector, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report
-from .paper import PAPER_FLUCTUATION, paper_full, paper_ablation
+from .paper import PAPER_FLUCTUATION, PAPER_ABLATIONS, paper_full, paper_ablation
+from .paired import face_nme, paired_stats, plot_paired
 from .train import train_run
 from .evaluate import plot_ced, save_figure
 
 # %% auto #0
-__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'NME_TOLERANCE', 'ABLATION_COLUMNS', 'run_folder_name', 'stage_runs',
-           'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash',
-           'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb',
-           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
-           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds', 'verdict',
-           'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce', 'main']
+__all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', 'FLUCTUATION_WINDOW', 'ABLATION_COLUMNS',
+           'run_folder_name', 'stage_runs', 'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch',
+           'file_digest', 'stage_hash', 'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'train_kwargs',
+           'TrainProgress', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run',
+           'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds',
+           'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
+           'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -37,15 +39,18 @@ def run_folder_name(kind: str, seed: int) -> str:
     if kind in ('baseline', 'saat'): return run_name(kind == 'saat', seed)
     return run_name(True, seed, ABLATIONS[kind])
 
-def stage_runs(stage: str, seeds, ablations=None) -> dict:
-    "The training runs of `stage`: {run folder name: 06_train parameters}; `ablations` picks rows (default all)."
+ABLATION_SEEDS = 2   # ablation rows train for this many of the first seeds
+
+def stage_runs(stage: str, seeds, ablations=None, ablation_seeds: int = ABLATION_SEEDS) -> dict:
+    """The training runs of `stage`: {run folder name: 06_train parameters}; `ablations` picks rows (default all),
+    trained for the first `ablation_seeds` seeds, seed by seed."""
     if stage in ('baseline', 'saat'):
         return {run_folder_name(stage, s): dict(SAAT=stage == 'saat', SEED=s) for s in seeds}
     if stage != 'ablations': return {}
     rows = list(ABLATIONS) if ablations is None else list(ablations)
     bad = set(rows) - set(ABLATIONS)
     if bad: raise ValueError(f"unknown ablation row(s) {sorted(bad)}; choose from {list(ABLATIONS)}")
-    return {run_folder_name(k, seeds[0]): dict(SAAT=True, SEED=seeds[0], **ABLATIONS[k]) for k in rows}
+    return {run_folder_name(k, s): dict(SAAT=True, SEED=s, **ABLATIONS[k]) for s in seeds[:ablation_seeds] for k in rows}
 
 # %% ../nbs/10_reproduce.ipynb #3bca51c8
 def _what_it_is(d: dict) -> dict:
@@ -80,7 +85,7 @@ def preset_mismatch(root: Path, p: Preset, names) -> dict:
         try: had = json.loads((Path(root) / n / 'run.json').read_text())['config']['preset']
         # no readable run.json: run_state says what that folder is
         except (OSError, ValueError, KeyError, TypeError): continue
-        had = _what_it_is(had)
+        had = _what_it_is({**PRESET_ADDED, **had})   # a run saved before a field was added had its default
         diff = [f"{k} {had.get(k, '(none)')} trained vs {want.get(k, '(none)')} asked"
                 for k in sorted(set(had) | set(want)) if had.get(k) != want.get(k)]
         if diff: out[n] = ', '.join(diff)
@@ -301,12 +306,12 @@ def _eta_words(root: Path, p: Preset, todo, jobs: int) -> str:
             f"SAAT {np.median(walls.get(True, [0])) / 60:.0f} min each)")
 
 def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,
-                 jobs: int = 1, retrain: bool = False) -> dict:
+                 jobs: int = 1, retrain: bool = False, ablation_seeds: int = ABLATION_SEEDS) -> dict:
     """All training runs of `stages`, `jobs` at a time (each its own papermill kernel with cores/jobs threads).
-    Runs are queued seed by seed (baseline_s0, saat_s0, baseline_s1, ...), then the ablation rows."""
+    Runs are queued seed by seed (baseline_s0, saat_s0, baseline_s1, ...), then the ablation rows seed by seed."""
     todo = [(st, name, params) for st in ('baseline', 'saat', 'ablations') if st in stages
-            for name, params in stage_runs(st, seeds, ablations).items()]
-    key = lambda t: (t[0] == 'ablations', int(t[1].rsplit('_s', 1)[1]) if t[0] != 'ablations' else 0)
+            for name, params in stage_runs(st, seeds, ablations, ablation_seeds).items()]
+    key = lambda t: (t[0] == 'ablations', int(t[1].rsplit('_s', 1)[1]))
     todo.sort(key=key)   # stable: baseline before saat within a seed
     states = {name: run_state(root / name) for _, name, _ in todo}
     bad = {n: s.why for n, s in states.items() if s.state == 'broken'}
@@ -485,11 +490,13 @@ def evaluate_stage(p: Preset, data: Path, root: Path, seeds, nbs: Path | None = 
     return runs
 
 # %% ../nbs/10_reproduce.ipynb #463c7b6e
-def fluctuation(run_dir, split: str = 'valid') -> dict:
-    "Range of the validation NME % over the last half of the readings (at least one)."
+FLUCTUATION_WINDOW = 0.25   # Table 9 in spirit: the readings of the last quarter of the steps
+
+def fluctuation(run_dir, split: str = 'valid', window: float = FLUCTUATION_WINDOW) -> dict:
+    "Range of the validation NME % over the readings of the last `window` of the steps (at least one reading)."
     steps, nme = eval_curve(run_dir, split)
     if not len(nme): raise ValueError(f"{run_dir}/eval.csv has no {split!r} readings")
-    tail = nme[len(nme) // 2:] if len(nme) > 1 else nme
+    tail = nme[steps >= steps[-1] * (1 - window)]
     return {'from_step': int(steps[len(nme) - len(tail)]), 'n': len(tail), 'min': float(tail.min()),
             'max': float(tail.max()), 'range': float(tail.max() - tail.min())}
 
@@ -538,7 +545,7 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
                                 "run the stages baseline and saat first")
     h = stage_hash(preset={k: v for k, v in p.to_dict().items() if k not in MACHINERY}, s0=s0,
                    runs={n: [d / f for f in ('metrics.json', 'log.csv', 'eval.csv', 'results_valid.npz',
-                                             'results_test.npz')]
+                                             'results_test.npz', 'results_masked_valid.npz', 'results_masked_test.npz')]
                          for n, d in runs.items()})
     fig_dir = root / 'figures'
     if marker_done(root, 'figures', h):
@@ -561,6 +568,14 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
            title=f'NME over training (Table 9 in spirit), {p.name} preset')
     ax.legend(fontsize=7)
     save_figure(fig, fig_dir / 'fluctuation.png', close=True)
+    seeds_here = found_seeds(root)
+    subs = [sp for sp in (*EVAL_SPLITS, *MASKED_SPLITS)]
+    fig, axs = plt.subplots(1, len(subs), figsize=(2.6 * len(subs), 3.2), sharey=False)
+    for ax, sp in zip(np.atleast_1d(axs), subs):   # each seed's baseline and SAAT joined: the paired view
+        fb, fa = (_faces({s: root / run_folder_name(k, s) for s in seeds_here}, sp) for k in ('baseline', 'saat'))
+        plot_paired(fb, fa, title=split_label(sp), ax=ax)
+    fig.suptitle(f'mean NME per seed, baseline vs SAAT ({p.name} preset; green: SAAT lower)', fontsize=9)
+    save_figure(fig, fig_dir / 'paired.png', close=True)
     if any(n.startswith('abl_') for n in runs):
         ax = plot_ablations(root, s0, title=f'ablations (one run each, seed {s0}, {p.name} preset) vs the paper')
         save_figure(ax.figure, fig_dir / 'ablations.png', close=True)
@@ -590,27 +605,30 @@ def compare_seeds(base: list, saat: list) -> dict:
             'gain': gain, 'spread': None if spread is None else float(spread),
             'beyond_spread': None if spread is None else bool(gain > spread)}
 
+def _ci(v) -> str: return f"[{v[0]:+.2f}, {v[1]:+.2f}]" if v else '-'
+
+def paired_words(sub: str, q: dict, who: str = 'SAAT', other: str = 'the baseline') -> str:
+    "One sentence from `paired.paired_stats` (gain of `who` over `other`) on subset `sub`."
+    g, S = q['mean_gain'], q['n_seeds']
+    head = (f"On {sub}, {who} is {abs(g):.2f} points {'lower' if g > 0 else 'higher'} than {other} on average over "
+            f"{S} paired seed{'s' if S > 1 else ''} (lower in {q['wins']} of {S}")
+    if q['ci95'] is None:
+        return (head + f"): with one seed there is no interval over seeds, so **not established**; the bootstrap "
+                f"over faces alone gives {_ci(q['bootstrap95'])}.")
+    return (head + f", sign test p = {q['sign_p']:.3g}); 95% interval over seeds {_ci(q['ci95'])}, two-level "
+            f"bootstrap {_ci(q['bootstrap95'])}: " + ("**established**" if q['established'] else
+                                                       "**not established** (the interval includes zero)") + '.')
+
 def verdict(by_subset: dict) -> str:
-    "A plain-words paragraph from `compare_seeds` results per subset."
+    "A plain-words paragraph from the paired statistics of each subset (`gather`'s `main`)."
     parts = []
     for sub, c in by_subset.items():
-        if not c:
-            parts.append(f"{sub}: no results.")
-            continue
-        better = 'lower (better)' if c['gain'] > 0 else 'higher (worse)' if c['gain'] < 0 else 'the same'
-        head = f"On {sub}, SAAT's mean NME is {abs(c['gain']):.2f} points {better} than the baseline's"
-        if c['beyond_spread'] is None:
-            parts.append(head + f" with {c['n_seeds']} seed: no seed spread, so this cannot be told from noise.")
-        elif c['beyond_spread']:
-            parts.append(head + f", more than the seed spread ({c['spread']:.2f}): an improvement beyond seed noise.")
-        else: parts.append(head + f", within the seed spread ({c['spread']:.2f}): not distinguishable from seed noise.")
-        if c.get('pairs'):
-            n, k = c['pairs'], c['wins']   # sign test: chance of k or more wins of n if SAAT made no difference
-            pv = sum(math.comb(n, i) for i in range(k, n + 1)) / 2 ** n
-            parts[-1] += (f" Seed by seed, SAAT was lower in {k} of {n} "
-                          f"(gain {c['paired_min']:.2f} to {c['paired_max']:.2f});"
-                          f" with no real effect that happens with probability {pv:.3g} (sign test).")
-    return ' '.join(parts)
+        q = (c or {}).get('paired')
+        parts.append(paired_words(sub, q) if q else f"{sub}: no paired results.")
+    est = [sub for sub, c in by_subset.items() if (c or {}).get('paired', {}).get('established')]
+    nest = [sub for sub in by_subset if sub not in est]
+    return (' '.join(parts) + f" Established: {', '.join(est) or 'none'}; not established: {', '.join(nest) or 'none'}."
+            " (Unpaired, for the reader: the seed spreads are in the table.)")
 
 # %% ../nbs/10_reproduce.ipynb #b36e5c8b
 def _runs_info(dirs) -> tuple[str, dict]:
@@ -625,6 +643,11 @@ def _runs_info(dirs) -> tuple[str, dict]:
     return ((f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'),
             {**m, 'threads': threads})
 
+def _faces(runs: dict, split: str) -> dict:
+    "{seed: run folder} -> {seed: (face names, per-face NME %)} of those finished and scored on `split`."
+    return {s: f for s, d in runs.items()
+            if d is not None and run_state(d).done and (f := face_nme(d, split)) is not None}
+
 def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | None = None) -> dict:
     """Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written
     to results.json; `data`: the 300W root as this call was given it (for results.md's command), None when it read
@@ -637,25 +660,29 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
     for split in (*EVAL_SPLITS, *MASKED_SPLITS):
         pb, pa = ({s: _nme(d, split) for s, d in r.items()} for r in (b, a))
         c = compare_seeds([v for v in pb.values() if v is not None], [v for v in pa.values() if v is not None])
-        if c:
-            # same seed: same data order
-            pairs = [(pb[s], pa[s]) for s in seeds if pb[s] is not None and pa[s] is not None]
-            d = [x - y for x, y in pairs]
+        if c:   # same seed: same batches, same start, same faces scored
             c.update(paper_full=paper_full(masked=split.startswith('masked')),
-                     wins=sum(v > 0 for v in d), pairs=len(d), paired_min=min(d, default=None),
-                     paired_max=max(d, default=None))
+                     paired=paired_stats(_faces(b, split), _faces(a, split)))
         by_subset[split_label(split)] = c
-    s0, ref = seeds[0], a.get(seeds[0])
-    abl = []
+    abl, abl_stats = [], []
     for k in ['baseline', 'saat'] + list(ABLATIONS):
-        d = {'baseline': b.get(s0), 'saat': ref}.get(k, root / run_folder_name(k, s0))
-        if d is None or not run_state(d).done: continue
-        t, fu = paper_ablation(k)
-        row = {'row': k, 'run': d.name, 'seed': s0, **{f'nme_{split}': _nme(d, split) for split in EVAL_SPLITS}}
-        for split in EVAL_SPLITS:   # > 0: worse than full SAAT of the same seed
-            v, r = _nme(d, split), (_nme(ref, split) if ref is not None and run_state(ref).done else None)
-            row[f'delta_{split}'] = None if v is None or r is None else v - r
-        abl.append({**row, 'paper_table': t, 'paper_full': fu, 'paper_delta_full': fu - paper_ablation('saat')[1]})
+        dirs = {s: {'baseline': b.get(s), 'saat': a.get(s)}.get(k, root / run_folder_name(k, s)) for s in seeds}
+        dirs = {s: d for s, d in dirs.items() if d is not None and run_state(d).done}
+        t, fu = paper_ablation(k) if k in ('baseline', 'saat', *PAPER_ABLATIONS) else (None, None)
+        for s, d in dirs.items():
+            ref = a.get(s) if a.get(s) is not None and run_state(a[s]).done else None
+            row = {'row': k, 'run': d.name, 'seed': s, **{f'nme_{split}': _nme(d, split) for split in EVAL_SPLITS}}
+            for split in EVAL_SPLITS:   # > 0: worse than full SAAT of the same seed
+                v, r = _nme(d, split), (_nme(ref, split) if ref is not None else None)
+                row[f'delta_{split}'] = None if v is None or r is None else v - r
+            abl.append({**row, 'paper_table': t, 'paper_full': fu,
+                        'paper_delta_full': None if fu is None else fu - paper_ablation('saat')[1]})
+        if k == 'saat': continue
+        st = {'row': k, 'paper_table': t,
+              'paper_delta_full': None if fu is None else fu - paper_ablation('saat')[1]}
+        for split in EVAL_SPLITS:   # delta = row - SAAT: gain of SAAT over the row, same seeds
+            st[split] = paired_stats(_faces(dirs, split), _faces(a, split))
+        if st['test']: abl_stats.append(st)
     fl = []
     for kind, runs in (('baseline', b), ('saat', a)):
         for s, d in runs.items():
@@ -673,26 +700,26 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
     return {'command': command, 'data': data, 'date': date, 'machine': machine, 'preset': preset, 'root': rel,
             'seeds': list(seeds), 'spread': 'max - min over seeds',
             'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',
-            'main': by_subset, 'ablations': abl, 'fluctuation': fl, 'verdict': verdict(by_subset),
-            'ablation_verdict': ablation_verdict(abl, by_subset)}
+            'main': by_subset, 'ablations': abl, 'ablation_stats': abl_stats, 'fluctuation': fl,
+            'fluctuation_window': f'the readings of the last {FLUCTUATION_WINDOW:.0%} of the steps',
+            'verdict': verdict(by_subset), 'ablation_verdict': ablation_verdict(abl_stats)}
 
-def ablation_verdict(abl: list, by_subset: dict) -> str:
-    "Plain words: which ablation rows are worse than full SAAT (same seed) by more than SAAT's own seed spread."
-    rows = [r for r in abl if r['row'] not in ('saat', 'baseline') and r['delta_test'] is not None]
+def ablation_verdict(stats: list) -> str:
+    """Plain words from `gather`'s `ablation_stats`: per split, which rows are worse than full SAAT of the same seeds
+    (mean Δ > 0) and which of those the paired 95% interval over seeds establishes."""
+    rows = [r for r in stats if r['row'] != 'baseline' and r.get('test')]
     if not rows: return 'No ablation row has been trained yet.'
     parts = []
     for split in EVAL_SPLITS:
-        key, lab = f'delta_{split}', split_label(split)
-        c = by_subset.get(lab) or {}
-        sp = (c['saat_max'] - c['saat_min']) if c.get('n_seeds', 0) > 1 else None
-        worse = [r['row'] for r in rows if r[key] > 0]
-        clear = [r['row'] for r in rows if sp is not None and r[key] > sp]
-        better = [r['row'] for r in rows if sp is not None and r[key] < -sp]
-        parts.append(f"On {lab}, {len(worse)} of {len(rows)} rows are worse than full SAAT "
-                     f"({', '.join(worse) or 'none'}); "
-                     + (f"beyond SAAT's seed spread ({sp:.2f}): {', '.join(clear) or 'none'}; "
-                        f"better beyond it: {', '.join(better) or 'none'}."
-                        if sp is not None else "with one SAAT seed there is no spread to judge these against."))
+        lab, have = split_label(split), [r for r in rows if r.get(split)]
+        worse = [r['row'] for r in have if r[split]['mean_gain'] > 0]
+        est_w = [r['row'] for r in have if r[split]['established'] and r[split]['mean_gain'] > 0]
+        est_b = [r['row'] for r in have if r[split]['established'] and r[split]['mean_gain'] < 0]
+        one = [r['row'] for r in have if r[split]['established'] is None]
+        parts.append(f"On {lab}, {len(worse)} of {len(have)} rows are worse than full SAAT of the same seeds on "
+                     f"average ({', '.join(worse) or 'none'}); established worse (95% interval over seeds above zero): "
+                     f"{', '.join(est_w) or 'none'}; established better: {', '.join(est_b) or 'none'}"
+                     + (f"; one seed only, so no interval: {', '.join(one)}" if one else '') + '.')
     return ' '.join(parts) + ' In the paper every row is worse than full SAAT (Tables 6 and 7).'
 
 # results.json keeps data under data keys; results.md shows them under these column names
@@ -704,6 +731,20 @@ ABLATION_COLUMNS = {'row': 'row', 'run': 'run', 'seed': 'seed', 'nme_valid': 'ou
 def _ablation_rows(abl: list) -> list[dict]:
     return [{ABLATION_COLUMNS[k]: v for k, v in r.items() if k in ABLATION_COLUMNS} for r in abl]
 
+def _ablation_stat_rows(stats: list) -> list[dict]:
+    "One row per ablation: Δ = row - full SAAT (NME points, > 0: the row is worse), paired over seeds, per split."
+    out = []
+    for r in stats:
+        row = {'row': r['row'], 'seeds': r['test']['n_seeds']}
+        for split in EVAL_SPLITS:
+            q, lab = r.get(split) or {}, split_label(split)
+            row[f'Δ{lab} mean [95% CI]'] = f"{q['mean_gain']:+.2f} {_ci(q['ci95'])}" if q else ''
+            row[f'{lab} established'] = '' if not q else 'one seed' if q['established'] is None else (
+                ('worse' if q['mean_gain'] > 0 else 'better') if q['established'] else 'no')
+        row['paper Δfull'] = r['paper_delta_full']
+        out.append(row)
+    return out
+
 def _fluctuation_rows(fl: list) -> list[dict]:
     return [{'run': r['run'], 'from step': r['from_step'], 'readings': r['readings'],
              'ours NME% range': f"{r['min']:.2f}-{r['max']:.2f}", 'ours range width': r['range'],
@@ -714,12 +755,12 @@ def _table(rows: list[dict]) -> str:
     return markdown_table(rows) if rows else '(no runs)'
 
 def _what_would_change(by_subset: dict) -> list:
-    """Lines for results.md when some subset's gain is within the seed spread: what we think would settle it (no
+    """Lines for results.md when some subset's paired gain is not established: what we think would settle it (no
     numbers)."""
-    unclear = [sub for sub, c in by_subset.items() if c and not c.get('beyond_spread')]
+    unclear = [sub for sub, c in by_subset.items() if c and not (c.get('paired') or {}).get('established')]
     if not unclear: return []
     return [f"**Not settled here: {', '.join(unclear)}.** What we think would settle it, without tuning on these "
-            "test sets: more seeds (the spread is measured over few runs); longer training (the paper trains 200k+ "
+            "test sets: more seeds (the interval over seeds narrows as 1/sqrt(seeds)); longer training (the paper trains 200k+ "
             "steps, a short preset far fewer: `figures/fluctuation.png` shows whether the validation NME had stopped "
             "falling, and the attacker only starts to matter once the detector fits clean faces); and the paper's "
             "scale (256 px, width 256, all of 300W's 3,148 training faces). The `paper` preset is the run for a GPU.",
@@ -732,11 +773,14 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              'baseline NME% mean [min-max]':
                  f"{c['baseline_mean']:.2f} [{c['baseline_min']:.2f}-{c['baseline_max']:.2f}]",
              'SAAT NME% mean [min-max]': f"{c['saat_mean']:.2f} [{c['saat_min']:.2f}-{c['saat_max']:.2f}]",
-             'gain': c['gain'], 'spread (max-min)': c['spread'], 'gain > spread': c['beyond_spread'],
-             'SAAT better in': f"{c.get('wins', 0)}/{c.get('pairs', 0)} seeds",
-             'gain per seed [min-max]': f"{c['paired_min']:.2f}-{c['paired_max']:.2f}" if c.get('pairs') else '',
+             'paired gain': q['mean_gain'], '95% CI over seeds': _ci(q['ci95']),
+             'established': 'one seed' if q['established'] is None else 'yes' if q['established'] else 'no',
+             'SAAT lower in': f"{q['wins']}/{q['n_seeds']}", 'sign p': q['sign_p'],
+             'bootstrap 95% (seeds x faces)': _ci(q['bootstrap95']),
+             'unpaired: spread (max-min)': c['spread'],
              'paper HG*1 / +SAAT (300W full)': f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
-            for sub, c in res['main'].items() if c]
+            for sub, c in res['main'].items() if c and (q := c.get('paired'))]
+    abl_seeds = sorted({r['seed'] for r in res['ablations'] if r['row'] not in ('baseline', 'saat')})
     data = res.get('data') or 'DATA'   # as the command that wrote this file was given it
     full = f"saat-reproduce --preset {p['name']} --data {data} --seeds {' '.join(map(str, res['seeds']))}"
     how = ("(from the repository root; after `bash tools/install.sh` it is `.venv/bin/saat-reproduce`; "
@@ -762,19 +806,25 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps "
              "(the paper: 256 px, width 256, 200k+ steps; **another scale**). "
              f"Deviations: {'; '.join(p['deviations']) or 'none'}.", '',
-             '## Baseline vs SAAT (NME %, inter-ocular; spread = max - min over seeds)', '',
-             '(paper columns: Table 1 for the clean subsets, Table 5 for the masked ones)', '', _table(rows), '',
+             '## Baseline vs SAAT (NME %, inter-ocular)', '',
+             'Paired gain = baseline minus SAAT of the same seed (same batches, same start, same faces), averaged '
+             'over faces, then over seeds; > 0: SAAT is better. **Established** = the 95% t-interval over seeds '
+             'excludes zero. The sign test is exact and two-sided; the bootstrap resamples seeds, then faces within '
+             'each seed. The spread (max - min over seeds, the larger of the two methods) is the unpaired view, '
+             'for the reader. Paper columns: Table 1 for the clean subsets, Table 5 for the masked ones. '
+             'Per-seed pairs: `figures/paired.png`.', '', _table(rows), '',
              f"**Verdict.** {res['verdict']}", '', *_what_would_change(res['main']),
-             f"## Ablations (seed {res['seeds'][0]} only, one run per row; paper Tables 6 and 7, 300W full)", '',
-             "Δ = row minus full SAAT of the same seed (positive: the row is worse). "
-             "The `baseline` row has no attacker at all.", '',
-             _table(_ablation_rows(res['ablations'])), '',
+             f"## Ablations (seeds {', '.join(map(str, abl_seeds)) or '-'}; paper Tables 6 and 7, 300W full)", '',
+             "Δ = row minus full SAAT of the same seed (positive: the row is worse), paired as above. "
+             "The `baseline` row has no attacker at all; `keepBN` (not in the paper) keeps the detector's BatchNorm "
+             "running statistics from the adversarial batches.", '',
+             _table(_ablation_stat_rows(res.get('ablation_stats', []))), '',
              f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',
-             '## NME fluctuation over the last half of the validation readings (Table 9 in spirit)', '',
+             'Every run:', '', _table(_ablation_rows(res['ablations'])), '',
+             f"## NME fluctuation over {res.get('fluctuation_window', 'the last readings')} (Table 9 in spirit)", '',
              _table(_fluctuation_rows(res['fluctuation'])), '',
-             'The paper measures the range *after convergence*. '
-             'A short preset may still be converging over its last half '
-             '(see `figures/fluctuation.png`): then the range mixes the last of the descent with the fluctuation.', '']
+             'The paper measures the range *after convergence*; `figures/fluctuation.png` shows whether the '
+             'validation NME had flattened by the start of this window.', '']
     root = Path(root) if root is not None else Path(res['root']) if res.get('root') else None
     diag = sorted((root / 'diagnostics').glob('*.md')) if root is not None else []
     if diag: lines += ['## Diagnostics', '', 'Follow-up measurements, each file with the command that produced it:', '',
@@ -783,7 +833,7 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
               'Every *ours* number was measured by the command at the top on the machine named there; '
               'the *paper* columns are copied from the tables of the paper, for direction, not for comparison: '
               'its protocol (300W full, 3,148 training faces), scale (256 px, 200k+ steps) and data differ from ours. '
-              'The seed spread is the yardstick: a difference smaller than it is not evidence either way. '
+              'The paired interval over seeds is the yardstick; the unpaired seed spread is shown beside it. '
               'Figures (CED curves, per-sample NME, hardest faces, adversarial gallery, learning curves, fluctuation) '
               'are in `figures/`; each run folder holds its executed `06_train` notebook, logs, per-sample results '
               'and `detector.pth`.', '']
@@ -807,8 +857,9 @@ def check_data(data, splits=('train', 'valid', 'test')) -> Path:
         raise SystemExit(2)
     return data_root(data)
 
-def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=STAGES, nbs=None, kernel='saat_nb',
-              command='', ablations=None, jobs: int = 1, retrain: bool = False, verify: bool = True) -> dict:
+def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2, 3, 4), stages=STAGES, nbs=None, kernel='saat_nb',
+              command='', ablations=None, jobs: int = 1, retrain: bool = False, verify: bool = True,
+              ablation_seeds: int = ABLATION_SEEDS) -> dict:
     """Run `stages` into `out/<preset>/` and write results.md / results.json there (gathering every finished run in
     the folder); returns the results dict. Finished runs are kept (`retrain=True` retrains them, never in place)."""
     p = get_preset(preset)
@@ -817,6 +868,7 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
     if bad: raise ValueError(f"unknown stage(s) {sorted(bad)}; choose from {list(STAGES)}")
     if not seeds: raise ValueError("give at least one seed")
     stage_runs('ablations', seeds, ablations)   # unknown rows fail before any training
+    if ablation_seeds < 1: raise ValueError(f"ablation_seeds must be at least 1, got {ablation_seeds}")
     training = [s for s in STAGES if s in stages and s in ('baseline', 'saat', 'ablations')]
     # the data root as the user named it (results.md)
     given = str(data) if data is not None else os.environ.get('SAAT_DATA')
@@ -834,7 +886,7 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
         if over:
             _log(f"preset {p.name} with {', '.join(f'{k}={v!r}' for k, v in over.items())} (not the named preset's)")
         # a retrained run may differ: it is replaced
-        mine = {n for st in training for n in stage_runs(st, seeds, ablations)}
+        mine = {n for st in training for n in stage_runs(st, seeds, ablations, ablation_seeds)}
         other = preset_mismatch(root, p, sorted((set(done_runs(root) if root.is_dir() else ()) | mine)
                                                 - (mine if retrain else set())))
         if other:
@@ -845,7 +897,8 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2), stages=ST
         if training:
             t0 = time.time()
             _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} ({jobs} at a time) ...")
-            train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs, retrain)
+            train_stages(training, p, data, root, seeds, notebooks_dir(nbs), kernel, ablations, jobs, retrain,
+                         ablation_seeds)
             _log(f"stage{'s' if len(training) > 1 else ''} {' + '.join(training)} finished", t0)
         for st in [s for s in STAGES if s in stages and s not in training]:
             t0 = time.time()
@@ -882,8 +935,10 @@ def main(argv=None) -> int:
     ap.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'paper'])
     ap.add_argument('--data', default=None, help='300W root (default: $SAAT_DATA)')
     ap.add_argument('--out', default='outputs', help='runs go to OUT/<preset>/<run>/ (default: outputs)')
-    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2],
-                    help='baseline and SAAT per seed; ablations use the first')
+    ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4],
+                    help='baseline and SAAT per seed (default: five)')
+    ap.add_argument('--ablation-seeds', type=int, default=ABLATION_SEEDS,
+                    help=f'ablation rows train for the first N seeds (default: {ABLATION_SEEDS})')
     ap.add_argument('--stages', nargs='+', default=list(STAGES), choices=list(STAGES))
     ap.add_argument('--ablations', nargs='+', default=None, choices=list(ABLATIONS),
                     help='ablation rows to train (default: all)')
@@ -904,8 +959,8 @@ def main(argv=None) -> int:
     cmd = 'saat-reproduce ' + ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
     try:
         reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain,
-                  not a.no_verify)
-    except (FolderLocked, RunBroken, DatasetError) as e:
+                  not a.no_verify, a.ablation_seeds)
+    except (FolderLocked, RunBroken, DatasetError, ValueError) as e:
         print(f"saat-reproduce: error: {e}", file=sys.stderr)
         return 2
     if a.preset == 'smoke':

@@ -8,7 +8,7 @@ from __future__ import annotations
 import csv, dataclasses, json
 from pathlib import Path
 import numpy as np
-from .core import Preset, MACHINERY
+from .core import Preset, MACHINERY, PRESET_ADDED
 from .data import EVAL_SPLITS, MASKED_SPLITS
 
 # %% auto #0
@@ -47,10 +47,11 @@ def run_name(saat: bool, seed: int, ablation: dict | None = None) -> str:
     tags += ['keepBN'] if ab.get('adv_bn', 'update') == 'keep' else []
     return '_'.join(['abl', *tags, f's{seed}']) if tags else f'saat_s{seed}'
 
-# the paper's ablation rows (Tables 6 and 7) as switches: the row's name is its run-name tag (`abl_<row>_s<seed>`)
+# the paper's ablation rows (Tables 6 and 7) and ours (keepBN) as switches: the row's name is its run-name tag (`abl_<row>_s<seed>`)
 ABLATIONS = {'beta1': dict(beta=1.0), 'beta0.5': dict(beta=0.5), 'beta0.1': dict(beta=0.1), 'beta0': dict(beta=0.0),
              'lam1': dict(lam=1.0), 'lam0.5': dict(lam=0.5), 'lam0': dict(lam=0.0),
-             'noS': dict(use_s=False), 'noLR': dict(use_lr=False), 'noD': dict(use_d=False)}
+             'noS': dict(use_s=False), 'noLR': dict(use_lr=False), 'noD': dict(use_d=False),
+             'keepBN': dict(adv_bn='keep')}   # not in the paper: BatchNorm running statistics kept from I_adv
 
 # %% ../nbs/01b_runs.ipynb #99bcd380
 def run_config(p: Preset, saat: bool, seed: int, ab: dict, update_order: str, ckpt_every: int, root) -> dict:
@@ -71,6 +72,7 @@ def config_diff(old: dict | None, new: dict, machinery: bool = True) -> list:
     for c in (old, new):
         if 'order' in c and 'update_order' not in c: c['update_order'] = c.pop('order')   # its name before update_order
         if isinstance(c.get('ablation'), dict): c['ablation'] = {**ABLATION_ADDED, **c['ablation']}   # older runs
+        if isinstance(c.get('preset'), dict): c['preset'] = {**PRESET_ADDED, **c['preset']}
     if not machinery:
         for c in (old, new):
             if isinstance(c.get('preset'), dict): c['preset'] = {k: v for k, v in c['preset'].items() if k not in MACHINERY}

@@ -2,7 +2,9 @@
 import contextlib, io, json, subprocess, sys
 from pathlib import Path
 import pytest
+import numpy as np
 from saat_nb.reproduce import main, reproduce, stage_runs, compare_seeds, verdict
+from saat_nb.paired import paired_stats
 from saat_nb.runs import ABLATIONS
 
 STAGES = ['baseline', 'saat', 'evaluate', 'ablations', 'figures']
@@ -38,7 +40,10 @@ def test_end_to_end(smoke):
     assert md.splitlines()[2].startswith(f'Reproduce all of it: `saat-reproduce --preset smoke --data {data} --seeds 0`')
     assert res['data'] == data and res['ablations'][2]['delta_test'] is not None and 'ours Δafw vs SAAT' in md
     assert 'written by: `saat-reproduce --preset smoke' in md and 'The real run is `saat-reproduce --preset cpu`' in md
-    assert res['verdict'] in md and 'cannot be told from noise' in res['verdict']   # one seed: no spread
+    assert res['verdict'] in md and 'no interval over seeds' in res['verdict']   # one seed: no paired interval
+    q = res['main']['afw']['paired']
+    assert q['n_seeds'] == 1 and q['n_faces'] == len(np.load(root / 'saat_s0' / 'results_test.npz')['nme']) and q['established'] is None
+    assert [r['row'] for r in res['ablation_stats']] == ['baseline', 'noD'] and (root / 'figures' / 'paired.png').is_file()
     assert len(list((root / 'figures').rglob('*.png'))) >= 8 and (root / 'figures' / 's0' / 'stage_evaluate.done').is_file() and (root / 'figures' / 'ablations.png').is_file()
     ev = json.loads((root / 'figures' / 's0' / '07_evaluate.ipynb').read_text())     # 07 executed by the evaluate stage on the seed-0 runs
     src = ''.join(''.join(c['source']) for c in ev['cells'] if 'injected-parameters' in c['metadata'].get('tags', []))
@@ -65,11 +70,15 @@ def test_bad_arguments(data_dir, tmp_path):
     with pytest.raises(ValueError, match='unknown stage'): reproduce('smoke', data_dir, tmp_path, [0], ['train'])
 
 def test_verdict_from_numbers():
-    assert len(stage_runs('ablations', [2, 0])) == len(ABLATIONS) == 10
-    c = compare_seeds([5.0, 5.2, 5.1], [4.0, 4.3, 4.1])
-    assert c['beyond_spread'] and 'beyond seed noise' in verdict({'afw': c})
-    c = compare_seeds([5.0, 6.0], [5.4, 5.2])
-    assert c['beyond_spread'] is False and 'not distinguishable' in verdict({'afw': c})
+    assert len(stage_runs('ablations', [2, 0, 1])) == 2 * len(ABLATIONS) == 22   # the first two seeds
+    f = np.array(['a', 'b'])
+    base = {s: (f, np.array([5., 6.]) + s) for s in range(3)}
+    c = compare_seeds([5.5, 6.5, 7.5], [5.2, 6.2, 7.2])   # unpaired: a 0.3 gain inside a 2-point spread
+    assert c['beyond_spread'] is False
+    c['paired'] = paired_stats(base, {s: (f, v - .3 - .01 * s) for s, (_, v) in base.items()})
+    assert '**established**' in verdict({'afw': c}) and 'Established: afw' in verdict({'afw': c})
+    c['paired'] = paired_stats(base, {s: (f, v + (.4, -.4, 0.)[s]) for s, (_, v) in base.items()})
+    assert 'not established** (the interval includes zero)' in verdict({'afw': c})
 
 def test_console_script_help():
     exe = Path(sys.executable).parent / 'saat-reproduce'

@@ -12,9 +12,9 @@ from .core import save_atomic, machine_info, unwrap
 from .hourglass import HourglassNet
 
 # %% auto #0
-__all__ = ['CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'state_mismatch', 'one_line', 'read_checkpoint', 'load_detector',
-           'export_detector', 'rng_state', 'set_rng_state', 'saat_parts', 'checkpoint_dict', 'save_checkpoint',
-           'load_checkpoint', 'restore_checkpoint']
+__all__ = ['CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'SAAT_KEYS', 'state_mismatch', 'one_line', 'read_checkpoint',
+           'load_detector', 'export_detector', 'export_saat', 'rng_state', 'set_rng_state', 'saat_parts',
+           'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint']
 
 # %% ../nbs/02b_checkpoint.ipynb #869dc63e
 CKPT_FORMAT = 'saat_nb/1'
@@ -67,6 +67,18 @@ def export_detector(path, dst=None) -> Path:
     dst.with_name(dst.name + '.tmp').unlink(missing_ok=True)        # stale, from a write of an older version that was killed
     _, ck = load_detector(p)
     return save_atomic({k: ck[k] for k in DETECTOR_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, dst)
+
+SAAT_KEYS = (*DETECTOR_KEYS, 'attacker', 'discriminator')
+
+def export_saat(path, dst=None) -> Path:
+    """A SAAT run's training checkpoint -> its three networks' weights (`SAAT_KEYS`: no optimisers, no RNG; ~10 MB at
+    the cpu preset) at `dst` (default: `saat.pth` beside it), for the explorer and notebook 03 on a fresh clone."""
+    p = Path(path)
+    dst = Path(dst) if dst is not None else p.with_name('saat.pth')
+    dst.with_name(dst.name + '.tmp').unlink(missing_ok=True)
+    _, ck = load_detector(p)
+    if ck.get('attacker') is None: raise ValueError(f"export_saat: {p} has no attacker weights (a baseline run?)")
+    return save_atomic({k: ck[k] for k in SAAT_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, dst)
 
 # %% ../nbs/02b_checkpoint.ipynb #276dc707
 def _plain(o):

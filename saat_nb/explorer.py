@@ -28,11 +28,11 @@ __all__ = ['CKPT_NAMES', 'TEST_SUBSETS', 'find_checkpoints', 'find_runs', 'relna
            'plot_runs', 'show', 'Explorer', 'explorer']
 
 # %% ../nbs/09_explorer.ipynb #fcc30a51
-CKPT_NAMES = ('final.pth', 'checkpoint.pth')
+CKPT_NAMES = ('final.pth', 'checkpoint.pth', 'saat.pth')   # saat.pth: checkpoint.export_saat, committed
 TEST_SUBSETS = tuple(split_subset(s) for s in reversed(EVAL_SPLITS))   # ('afw', 'helen/testset'): the test set first
 
 def find_checkpoints(outputs) -> list[Path]:
-    "Every `final.pth` / `checkpoint.pth` below `outputs` (sorted); [] when the folder does not exist."
+    "Every `final.pth` / `checkpoint.pth` / `saat.pth` below `outputs` (sorted); [] when the folder does not exist."
     root = Path(outputs)
     return sorted(p for n in CKPT_NAMES for p in root.rglob(n)) if root.is_dir() else []
 

@@ -13,7 +13,7 @@ from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, Dataset
                           MASKED_SPLITS, split_subset, split_label)
 from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken,
                           plot_log, eval_curve)
-from .checkpoint import export_detector, load_detector
+from .checkpoint import export_detector, export_saat, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report
 from .paper import PAPER_FLUCTUATION, PAPER_ABLATIONS, paper_full, paper_ablation
@@ -284,8 +284,10 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
             _log(f"{stage}/{name}: retrained; the previous run is kept in {old}")
         _TRAINED.append(name)
         _log(f"{stage}/{name}: done", t0)
-    fin, det = d / 'final.pth', d / 'detector.pth'
-    if fin.is_file() and (not det.is_file() or det.stat().st_mtime < fin.stat().st_mtime): export_detector(fin, det)
+    fin = d / 'final.pth'
+    for dst, export in ((d / 'detector.pth', export_detector), (d / 'saat.pth', export_saat)):
+        if export is export_saat and stage != 'saat': continue   # the three networks, for the explorer (committed: s0)
+        if fin.is_file() and (not dst.is_file() or dst.stat().st_mtime < fin.stat().st_mtime): export(fin, dst)
     return d
 
 def _eta_words(root: Path, p: Preset, todo, jobs: int) -> str:

@@ -29,6 +29,7 @@ def test_end_to_end(smoke):
         nb = json.loads((root / run / f'{run}.ipynb').read_text())
         assert any('injected-parameters' in c['metadata'].get('tags', []) for c in nb['cells'])
     assert json.loads((root / 'abl_noD_s0' / 'run.json').read_text())['config']['ablation']['use_d'] is False
+    assert (root / 'saat_s0' / 'saat.pth').is_file() and not (root / 'baseline_s0' / 'saat.pth').exists()   # the explorer's trained attacker
     m = json.loads((root / 'saat_s0' / 'metrics.json').read_text())
     assert {'valid', 'test', 'masked_valid', 'masked_test'} <= set(m)
     res = json.loads((root / 'results.json').read_text())

@@ -86,6 +86,7 @@ PRESETS = {
                                 'foreground-weighted MSE (w = 1 + 19*target) instead of plain eq. 1', *IMPLEMENTATION_DEVIATIONS)),
     'cpu': Preset('cpu', size=64, sigma=2.0, rot=15., scale=0.15, width=128, ngf=32, ndf=32, bs=16, steps=2500,
                   lr_det=2e-3, lr_att=1e-3, lr_dis=1e-3, schedule='one_cycle', fg_weight=19., eval_every=100,
+                  decay_every=16,   # unused by 'one_cycle'; kept as the committed runs recorded it
                   amp=True, channels_last=True,
                   deviations=('bf16 autocast + channels_last where the CPU has bf16 units (fp32 elsewhere): 1.75x per SAAT step (outputs/benchmarks/train_step.md); a paired pilot (outputs/cpu/pilot_amp/) kept the validation NME within the fp32 seed spread',
                               '64 px input, width 128, batch 16, 2500 steps (the paper: 256 px, width 256, batch 8, 200k+ steps): the scale at which a baseline and a SAAT run of one seed train in about half an hour on 2 cores with bf16 units (each run folder\'s run.json has its wall time)',

@@ -7,6 +7,7 @@ a sign test and a two-level bootstrap over seeds and faces."""
 from __future__ import annotations
 import numpy as np
 import matplotlib.pyplot as plt
+from pathlib import Path
 from scipy import stats
 from .metrics import load_results
 
@@ -15,10 +16,11 @@ __all__ = ['face_nme', 'two_level_bootstrap', 'paired_stats', 'plot_paired']
 
 # %% ../nbs/07b_paired.ipynb #da4f14b0
 def face_nme(run_dir, split: str) -> tuple[np.ndarray, np.ndarray] | None:
-    "Per-face NME % of `run_dir` on `split` -> (names (F,), nme (F,)), or None when the run has no results there."
+    """Per-face NME **in %** of `run_dir` on `split` -> (names (F,), nme (F,)), or None when the run has no results
+    there. The files keep NME as a fraction of the inter-ocular distance; tables (`metrics.summarize`) show %."""
     try: r = load_results(run_dir, split)
     except FileNotFoundError: return None
-    return np.asarray(r.names), np.asarray(r.nme, float)
+    return np.asarray(r.names), 100 * np.asarray(r.nme, float)
 
 # %% ../nbs/07b_paired.ipynb #501307fe
 def _check_pairs(a: dict, b: dict) -> list:

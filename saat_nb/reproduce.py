@@ -699,6 +699,9 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
     # what the runs were trained with
     try: preset = json.loads((a[seeds[0]] / 'run.json').read_text())['config']['preset']
     except (OSError, KeyError, ValueError): preset = p.to_dict()
+    named = PRESETS.get(preset.get('name'))
+    if named is not None and not preset_overrides(preset):   # the named preset's settings: its current prose describes them
+        preset = {**preset, 'deviations': list(named.deviations)}
     return {'command': command, 'data': data, 'date': date, 'machine': machine, 'preset': preset, 'root': rel,
             'seeds': list(seeds), 'spread': 'max - min over seeds',
             'protocol': 'cross-dataset: train helen/trainset, valid helen/testset, test afw',

@@ -167,8 +167,8 @@ the box (--box X0 Y0 X1 Y1): the detector was trained on crops of the LANDMARK b
   chin). The crop is the square centred on it with side = its diagonal, so the landmark box fills ~70% of
   it; the margin is added for you. A face detector's box (e.g. dlib/HOG) follows its own convention: map it
   to the face's landmark extent (about the same centre and size) and pass that. Measured on 60 AFW faces
-  with the cpu-preset SAAT detector: NME 9.8% with the landmark box, 10.4% with a box 10% larger, 10.6%
-  with one shifted down by 10% of its height, 24.8% by 20%, 22.5% with no box. Without --box the whole
+  with an earlier (800-step) cpu-preset SAAT detector: NME 9.8% with the landmark box, 10.4% with a box 10%
+  larger, 10.6% with one shifted down by 10% of its height, 24.8% by 20%, 22.5% with no box. Without --box the whole
   image is the face crop, which suits only an image that already is a face crop."""
 
 def main(argv=None) -> int:

@@ -240,7 +240,7 @@ def test_export_detector_temp_files(tiny, tmp_path):
 
 def test_fast_path_points_match_fp32_on_real_faces(data_dir):
     """On 40 real AFW faces and the committed cpu-preset SAAT detector, per point, in pixels of the 64-px crop:
-    the default (`inference_copy` in fp32) is within 0.5 px of the model in fp32 at *every* point (the max);
+    the default (`inference_copy` in fp32) is within 0.5 px of the model in fp32 at every point but exact heatmap ties;
     bf16 (amp=True) is not: bounded only in bulk (>= 90% of the points within 0.5 px) and by its NME (within 0.3)."""
     from saat_nb.data import find_faces, face_box, read_pts, apply_matrix
     from saat_nb.metrics import nme
@@ -255,7 +255,13 @@ def test_fast_path_points_match_fp32_on_real_faces(data_dir):
     fast = Predictor.from_checkpoint(det)
     assert fast.fast and type(fast.model).__name__ == 'InferenceHourglass'
     d = np.linalg.norm(crop_px(fast) - ref, axis=-1)
-    assert d.max() <= 0.5, d.max()
+    # every point within 0.5 px, except where the fp32 model's heatmap has a tie at its peak (the two highest
+    # pixels within 1e-6: rounding in the fused copy may then pick the other one, as README's "Threads" warns)
+    for i, k in zip(*np.nonzero(d > 0.5)):
+        with torch.no_grad(): h = ref_p.model(ref_p._prepare(ims[i], boxes[i])[0][None])[-1][0, k].flatten()
+        top = h.topk(2).values
+        assert float(top[0] - top[1]) < 1e-6, (i, k, d[i, k], top.tolist())
+    assert (d > 0.5).mean() <= 1e-3, (d > 0.5).sum()
     amp = Predictor.from_checkpoint(det, amp=True)
     if amp.amp.dtype is None: pytest.skip(amp.amp.why)
     got = amp.landmarks_batch(ims, boxes)

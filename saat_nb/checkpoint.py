@@ -62,11 +62,19 @@ def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
 
 def export_detector(path, dst=None) -> Path:
     "A training checkpoint -> its detector alone (`DETECTOR_KEYS`, fp32, ~8 MB at the cpu preset) at `dst` (default: `detector.pth` beside it)."
+    return _export(path, dst, 'detector.pth', DETECTOR_KEYS)
+
+def _export(path, dst, name: str, keys, half: bool = False) -> Path:
+    "`keys` of the checkpoint at `path` (networks as fp16 when `half`) -> `dst` (default: `name` beside `path`)."
     p = Path(path)
-    dst = Path(dst) if dst is not None else p.with_name('detector.pth')
+    dst = Path(dst) if dst is not None else p.with_name(name)
     dst.with_name(dst.name + '.tmp').unlink(missing_ok=True)        # stale, from a write of an older version that was killed
     _, ck = load_detector(p)
-    return save_atomic({k: ck[k] for k in DETECTOR_KEYS if k in ck} | {'format': CKPT_FORMAT, 'source': p.name}, dst)
+    if 'attacker' in keys and ck.get('attacker') is None:
+        raise ValueError(f"export_saat: {p} has no attacker weights (a baseline run?)")
+    out = {k: ck[k] for k in keys if k in ck}
+    if half: out |= {k: _half(out[k]) for k in ('detector', 'attacker', 'discriminator') if out.get(k) is not None}
+    return save_atomic(out | {'format': CKPT_FORMAT, 'source': p.name} | ({'dtype': 'float16'} if half else {}), dst)
 
 SAAT_KEYS = (*DETECTOR_KEYS, 'attacker', 'discriminator')
 
@@ -79,14 +87,7 @@ def export_saat(path, dst=None) -> Path:
     as fp16 (~21 MB at the cpu preset, whose pix2pix attacker alone has ~8M parameters), at `dst` (default:
     `saat.pth` beside it): the trained attacker for the explorer and notebook 03 on a fresh clone. The detector
     whose numbers are reported is `detector.pth` (fp32); this copy is for looking at, not for scoring."""
-    p = Path(path)
-    dst = Path(dst) if dst is not None else p.with_name('saat.pth')
-    dst.with_name(dst.name + '.tmp').unlink(missing_ok=True)
-    _, ck = load_detector(p)
-    if ck.get('attacker') is None: raise ValueError(f"export_saat: {p} has no attacker weights (a baseline run?)")
-    nets = {k: _half(ck[k]) for k in ('detector', 'attacker', 'discriminator') if ck.get(k) is not None}
-    return save_atomic({k: ck[k] for k in SAAT_KEYS if k in ck} | nets | {'format': CKPT_FORMAT, 'source': p.name,
-                                                                          'dtype': 'float16'}, dst)
+    return _export(path, dst, 'saat.pth', SAAT_KEYS, half=True)
 
 # %% ../nbs/02b_checkpoint.ipynb #276dc707
 def _plain(o):

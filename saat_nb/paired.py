@@ -54,8 +54,8 @@ def paired_stats(a: dict, b: dict, n_boot: int = 4000, seed: int = 0, level: flo
     the unpaired means and spread, and `established` (the t-interval excludes zero; None with one seed)."""
     seeds = _check_pairs(a, b)
     if not seeds: return {}
-    g = np.stack([a[s][1] - b[s][1] for s in seeds]) if len({len(a[s][1]) for s in seeds}) == 1 else None
-    if g is None: raise ValueError('paired_stats: the seeds were scored on different numbers of faces')
+    if len({len(a[s][1]) for s in seeds}) > 1: raise ValueError('paired_stats: the seeds were scored on different numbers of faces')
+    g = np.stack([a[s][1] - b[s][1] for s in seeds])
     per_seed = g.mean(1)
     S, m = len(seeds), float(per_seed.mean())
     ci = None

@@ -284,9 +284,8 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
             _log(f"{stage}/{name}: retrained; the previous run is kept in {old}")
         _TRAINED.append(name)
         _log(f"{stage}/{name}: done", t0)
-    fin = d / 'final.pth'
-    for dst, export in ((d / 'detector.pth', export_detector), (d / 'saat.pth', export_saat)):
-        if export is export_saat and stage != 'saat': continue   # the three networks, for the explorer (committed: s0)
+    fin = d / 'final.pth'   # SAAT runs also keep their three networks, for the explorer (committed: s0)
+    for dst, export in [(d / 'detector.pth', export_detector)] + [(d / 'saat.pth', export_saat)] * (stage == 'saat'):
         if fin.is_file() and (not dst.is_file() or dst.stat().st_mtime < fin.stat().st_mtime): export(fin, dst)
     return d
 
@@ -571,9 +570,9 @@ def figures_stage(p: Preset, data: Path, root: Path, seeds=None) -> list:
     ax.legend(fontsize=7)
     save_figure(fig, fig_dir / 'fluctuation.png', close=True)
     seeds_here = found_seeds(root)
-    subs = [sp for sp in (*EVAL_SPLITS, *MASKED_SPLITS)]
-    fig, axs = plt.subplots(1, len(subs), figsize=(2.6 * len(subs), 3.2), sharey=False)
-    for ax, sp in zip(np.atleast_1d(axs), subs):   # each seed's baseline and SAAT joined: the paired view
+    subs = (*EVAL_SPLITS, *MASKED_SPLITS)
+    fig, axs = plt.subplots(1, len(subs), figsize=(2.6 * len(subs), 3.2))
+    for ax, sp in zip(axs, subs):   # each seed's baseline and SAAT joined: the paired view
         fb, fa = (_faces({s: root / run_folder_name(k, s) for s in seeds_here}, sp) for k in ('baseline', 'saat'))
         plot_paired(fb, fa, title=split_label(sp), ax=ax)
     fig.suptitle(f'mean NME per seed, baseline vs SAAT ({p.name} preset; green: SAAT lower)', fontsize=9)
@@ -671,17 +670,16 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
         dirs = {s: {'baseline': b.get(s), 'saat': a.get(s)}.get(k, root / run_folder_name(k, s)) for s in seeds}
         dirs = {s: d for s, d in dirs.items() if d is not None and run_state(d).done}
         t, fu = paper_ablation(k) if k in ('baseline', 'saat', *PAPER_ABLATIONS) else (None, None)
+        pdf = None if fu is None else fu - paper_ablation('saat')[1]
         for s, d in dirs.items():
             ref = a.get(s) if a.get(s) is not None and run_state(a[s]).done else None
             row = {'row': k, 'run': d.name, 'seed': s, **{f'nme_{split}': _nme(d, split) for split in EVAL_SPLITS}}
             for split in EVAL_SPLITS:   # > 0: worse than full SAAT of the same seed
                 v, r = _nme(d, split), (_nme(ref, split) if ref is not None else None)
                 row[f'delta_{split}'] = None if v is None or r is None else v - r
-            abl.append({**row, 'paper_table': t, 'paper_full': fu,
-                        'paper_delta_full': None if fu is None else fu - paper_ablation('saat')[1]})
+            abl.append({**row, 'paper_table': t, 'paper_full': fu, 'paper_delta_full': pdf})
         if k == 'saat': continue
-        st = {'row': k, 'paper_table': t,
-              'paper_delta_full': None if fu is None else fu - paper_ablation('saat')[1]}
+        st = {'row': k, 'paper_table': t, 'paper_delta_full': pdf}
         for split in EVAL_SPLITS:   # delta = row - SAAT: gain of SAAT over the row, same seeds
             st[split] = paired_stats(_faces(dirs, split), _faces(a, split))
         if st['test']: abl_stats.append(st)

@@ -25,9 +25,9 @@ from .evaluate import plot_ced, save_figure
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', 'FLUCTUATION_WINDOW', 'ABLATION_COLUMNS',
            'run_folder_name', 'stage_runs', 'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch',
            'file_digest', 'stage_hash', 'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'train_kwargs',
-           'TrainProgress', 'train_run_nb', 'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run',
-           'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds',
-           'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
+           'TrainProgress', 'train_run_nb', 'training_queue', 'train_stages', 'eval_faces', 'masked_copy',
+           'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs',
+           'found_seeds', 'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
            'results_markdown', 'check_data', 'reproduce', 'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
@@ -306,14 +306,21 @@ def _eta_words(root: Path, p: Preset, todo, jobs: int) -> str:
             f"(baseline {np.median(walls.get(False, [0])) / 60:.0f} min, "
             f"SAAT {np.median(walls.get(True, [0])) / 60:.0f} min each)")
 
+def training_queue(stages, seeds, ablations=None, ablation_seeds: int = ABLATION_SEEDS) -> list:
+    """[(stage, name, params)] in the order `--jobs` workers take them: longest first. A SAAT step costs about 3x a
+    baseline step, so the SAAT runs of all seeds go first and the baselines last, and two workers stay busy
+    together to the end (seed by seed, a worker would sit idle beside every SAAT run); the ablation rows
+    (all SAAT-sized) follow, seed by seed."""
+    todo = [(st, name, params) for st in ('baseline', 'saat', 'ablations') if st in stages
+            for name, params in stage_runs(st, seeds, ablations, ablation_seeds).items()]
+    seed = lambda name: int(name.rsplit('_s', 1)[1])
+    return sorted(todo, key=lambda t: (t[0] == 'ablations', not t[2]['SAAT'], seed(t[1])))
+
 def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,
                  jobs: int = 1, retrain: bool = False, ablation_seeds: int = ABLATION_SEEDS) -> dict:
     """All training runs of `stages`, `jobs` at a time (each its own papermill kernel with cores/jobs threads).
-    Runs are queued seed by seed (baseline_s0, saat_s0, baseline_s1, ...), then the ablation rows seed by seed."""
-    todo = [(st, name, params) for st in ('baseline', 'saat', 'ablations') if st in stages
-            for name, params in stage_runs(st, seeds, ablations, ablation_seeds).items()]
-    key = lambda t: (t[0] == 'ablations', int(t[1].rsplit('_s', 1)[1]))
-    todo.sort(key=key)   # stable: baseline before saat within a seed
+    Queue order: `training_queue`."""
+    todo = training_queue(stages, seeds, ablations, ablation_seeds)
     states = {name: run_state(root / name) for _, name, _ in todo}
     bad = {n: s.why for n, s in states.items() if s.state == 'broken'}
     if bad and not retrain:

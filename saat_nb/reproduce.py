@@ -178,8 +178,10 @@ def _last_step(run_dir) -> int:
     except (OSError, ValueError): return 0
 
 class TrainProgress:
-    """One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, ETA over all
-    steps."""
+    """One live view of a training queue (tqdm): runs done/total, each running run's step/total and s/step, and an ETA
+    over the steps left to train. Steps a run already has (done, or resumed from a checkpoint) leave the bar's total
+    rather than count as progress, so they cannot inflate the rate; s/step is timed from a run's first new step, so
+    kernel start-up and data loading stay out of it."""
     def __init__(self, names, steps: int, poll: float = 2.0):
         from tqdm.auto import tqdm
         self.names, self.steps, self.poll = list(names), int(steps), poll
@@ -197,8 +199,9 @@ class TrainProgress:
         "`name` begins (or resumes) training in folder `work`; steps it already has count as done."
         with self.lock:
             s0 = _last_step(work)
-            self.running[name] = [work, time.time(), s0, s0]
-            self.bar.update(s0)
+            self.running[name] = [work, None, s0, s0]   # folder, time of the first new step, first step, last step
+            self.bar.total -= s0
+            self.bar.refresh()
 
     def finish(self, name: str):
         with self.lock:
@@ -210,14 +213,14 @@ class TrainProgress:
     def skip(self, name: str):
         "`name` needs no training: its steps count as done."
         with self.lock:
-            self.bar.update(self.steps)
+            self.bar.total -= self.steps
             self.finished.add(name)
             self._draw()
 
     def _draw(self):
         parts = []
         for n, (w, t0, s0, s) in self.running.items():
-            rate = (time.time() - t0) / (s - s0) if s > s0 else None
+            rate = (time.time() - t0) / (s - s0) if t0 is not None and s > s0 else None
             parts.append(f"{n} {s}/{self.steps}" + (f" {rate:.2f} s/step" if rate else ''))
         self.bar.set_description(self._desc(), refresh=False)
         # in a log file: a line a minute, not every poll
@@ -229,6 +232,8 @@ class TrainProgress:
                 for n, r in self.running.items():
                     s = min(_last_step(r[0]), self.steps)
                     if s > r[3]:
+                        if r[1] is None:   # the first new step: s/step is timed from here
+                            r[1], r[2] = time.time(), s
                         self.bar.update(s - r[3])
                         r[3] = s
                 self._draw()

@@ -12,8 +12,8 @@ import torch
 
 # %% auto #0
 __all__ = ['PRESET_ADDED', 'IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MACHINERY', 'Preset', 'unwrap', 'get_preset', 'set_seed',
-           'default_device', 'machine_info', 'cpu_bf16_units', 'AmpPlan', 'amp_plan', 'device_amp', 'data_root',
-           'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
+           'default_device', 'cpu_bf16_units', 'cpu_model', 'machine_info', 'AmpPlan', 'amp_plan', 'device_amp',
+           'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
 PRESET_ADDED = dict(schedule='step', pct_start=0.25)   # Preset fields added after runs were committed: their values then
@@ -120,20 +120,28 @@ def default_device() -> torch.device:
     "CUDA when present, else CPU."
     return torch.device('cuda' if torch.cuda.is_available() else 'cpu')
 
-def machine_info() -> dict:
-    "What ran this: used to label every number we report."
-    info = dict(host=platform.node(), cpu=platform.processor() or platform.machine(), cores=os.cpu_count(),
-                threads=torch.get_num_threads(), torch=torch.__version__, python=platform.python_version())
-    if torch.cuda.is_available(): info['gpu'] = torch.cuda.get_device_name(0)
-    return info
-
-# %% ../nbs/00_core.ipynb #0cf0e2cd
 def cpu_bf16_units() -> list[str]:
     "The CPU's bf16 matrix/vector units named in /proc/cpuinfo (`amx_bf16`, `avx512_bf16`); [] when none or unknown."
     try: flags = set(Path('/proc/cpuinfo').read_text().split())
     except OSError: return []
     return [f for f in ('amx_bf16', 'avx512_bf16') if f in flags]
 
+def cpu_model() -> str | None:
+    "The CPU's model name from /proc/cpuinfo (None where there is none)."
+    try: txt = Path('/proc/cpuinfo').read_text()
+    except OSError: return None
+    return next((l.split(':', 1)[1].strip() for l in txt.splitlines() if l.startswith('model name')), None)
+
+def machine_info() -> dict:
+    """What ran this: used to label every number we report. `bf16_units` (`cpu_bf16_units`) decides whether a CPU
+    run trains in bf16 or fp32, which changes its speed several-fold and its arithmetic."""
+    info = dict(host=platform.node(), cpu=platform.processor() or platform.machine(), cpu_model=cpu_model(),
+                bf16_units=cpu_bf16_units(), cores=os.cpu_count(), threads=torch.get_num_threads(),
+                torch=torch.__version__, python=platform.python_version())
+    if torch.cuda.is_available(): info['gpu'] = torch.cuda.get_device_name(0)
+    return info
+
+# %% ../nbs/00_core.ipynb #0cf0e2cd
 @dataclass(frozen=True)
 class AmpPlan:
     "How the networks' forwards run: `dtype` None = fp32; `why` says why, in one line."

@@ -8,11 +8,12 @@ from __future__ import annotations
 import argparse, functools, hashlib, json, math, os, re, shlex, sys, threading, time
 from pathlib import Path
 import numpy as np
-from .core import get_preset, Preset, PRESETS, PRESET_ADDED, MACHINERY, data_root, FolderLock, FolderLocked, write_if_changed
+from .core import (get_preset, Preset, PRESETS, PRESET_ADDED, MACHINERY, data_root, FolderLock, FolderLocked,
+                          write_if_changed, amp_plan)
 from .data import (find_faces, LandmarkDataset, cap_faces, check_splits, DatasetError, EVAL_SPLITS,
                           MASKED_SPLITS, split_subset, split_label)
 from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state, run_weights, RunBroken,
-                          plot_log, eval_curve)
+                          run_info, plot_log, eval_curve)
 from .checkpoint import export_detector, export_saat, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report
@@ -24,11 +25,12 @@ from .evaluate import plot_ced, save_figure
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', 'FLUCTUATION_WINDOW', 'ABLATION_COLUMNS',
            'run_folder_name', 'stage_runs', 'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch',
-           'file_digest', 'stage_hash', 'marker_done', 'mark_done', 'notebooks_dir', 'execute', 'train_kwargs',
-           'TrainProgress', 'train_run_nb', 'training_queue', 'train_stages', 'eval_faces', 'masked_copy',
-           'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs',
-           'found_seeds', 'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
-           'results_markdown', 'check_data', 'reproduce', 'main']
+           'file_digest', 'stage_hash', 'marker_done', 'mark_done', 'train_precision', 'precision_check',
+           'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb', 'training_queue',
+           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
+           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
+           'paired_words', 'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce',
+           'main']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -130,6 +132,36 @@ def _wrote(*files):
         if f not in _WRITTEN: _WRITTEN.append(f)
 
 # %% ../nbs/10_reproduce.ipynb #11bc1b6c
+def train_precision(p: Preset) -> str:
+    "'bf16' or 'fp32': how a run of `p` trains on this machine (`core.amp_plan`)."
+    return 'bf16' if amp_plan(p).enabled else 'fp32'
+
+def precision_check(root: Path, p: Preset, to_train) -> str | None:
+    """Check the runs about to train, [(stage, name, params)], against the finished runs under `root`: a seed's runs
+    are compared in pairs (SAAT with its baseline, an ablation row with its SAAT run), so one seed's runs must share
+    a precision. Raises ValueError when a seed would mix bf16 and fp32; -> a line to log when only other seeds'
+    runs used another precision (their wall times and arithmetic then differ from these), else None."""
+    here, names = train_precision(p), {n for _, n, _ in to_train}
+    seeds = {prm['SEED'] for _, _, prm in to_train}
+    others = {}
+    for d in sorted(root.iterdir()) if root.is_dir() else []:
+        if d.name in names or not (d / 'run.json').is_file(): continue
+        try: i = run_info(d)
+        except ValueError: continue
+        if i['preset'] == p.name and i['precision'] not in (None, here): others[d.name] = (i['seed'], i['precision'])
+    mixed = {n: v for n, v in others.items() if v[0] in seeds}
+    if mixed:
+        raise ValueError("\n".join([
+            f"this machine trains {p.name!r} runs in {here} ({amp_plan(p).why}), but these runs of the same seeds "
+            "trained in another precision; a seed's runs are compared in pairs, so they must share one:",
+            *[f"  {n}: seed {s}, {pr}" for n, (s, pr) in mixed.items()],
+            "Train these seeds on a machine like theirs, or retrain each whole seed here (--seeds S --retrain)."]))
+    if others:
+        return (f"new runs train in {here} here ({amp_plan(p).why}); {len(others)} finished run(s) of other seeds "
+                f"trained in {sorted({pr for _, pr in others.values()})[0]} ({', '.join(others)}): each seed's pairs "
+                "stay matched, but their wall times are not comparable")
+    return None
+
 def notebooks_dir(nbs=None) -> Path:
     "The folder of the component notebooks: `nbs`, else the repository's `nbs/` beside the package."
     import saat_nb
@@ -296,15 +328,16 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
 
 def _eta_words(root: Path, p: Preset, todo, jobs: int) -> str:
     "How long training `todo` [(stage, name, params)] should take, from the wall time of this preset's finished runs."
-    walls = {}
+    walls, here = {}, train_precision(p)
     for d in root.iterdir() if root.is_dir() else []:
         try: info = json.loads((d / 'run.json').read_text())
         except Exception: continue
-        if info.get('status') == 'done' and info.get('wall_s') and info['config']['preset']['steps'] == p.steps:
+        if (info.get('status') == 'done' and info.get('wall_s') and info['config']['preset']['steps'] == p.steps
+                and run_info(d)['precision'] == here):   # a bf16 run's wall time says nothing of an fp32 one's
             walls.setdefault(bool(info['config']['saat']), []).append(float(info['wall_s']))
     est = [np.median(walls[bool(prm['SAAT'])]) if walls.get(bool(prm['SAAT'])) else None for _, _, prm in todo]
     if any(e is None for e in est):
-        return ("no finished run of this preset here to time it by: "
+        return (f"no finished {here} run of this preset here to time it by: "
                 "the live view below gives the ETA after the first steps")
     return (f"about {sum(est) / max(1, min(jobs, len(est))) / 60:.0f} min ({jobs} at a time), "
             f"from the wall time of this folder's finished runs "
@@ -333,6 +366,7 @@ def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, ke
                                    "nothing was trained:",
                                    *[f"  {n}: {w}" for n, w in bad.items()]]))
     to_train = [t for t in todo if retrain or states[t[1]].state in ('new', 'training')]
+    if to_train and (mix := precision_check(root, p, to_train)): _log(mix)
     n_done = sum(states[n].done for _, n, _ in todo) if not retrain else 0
     _log(f"{len(todo)} runs: {n_done} done, "
          f"{sum(states[n].state == 'evaluating' for _, n, _ in todo) if not retrain else 0} to evaluate, "
@@ -648,13 +682,13 @@ def _runs_info(dirs) -> tuple[str, dict]:
     "(when the runs were trained, 'A to B', and the machine(s) they trained on) from their run.json."
     infos = [json.loads((Path(d) / 'run.json').read_text()) for d in dirs if (Path(d) / 'run.json').is_file()]
     dates = sorted(i['started'][:10] for i in infos if i.get('started'))
-    ms = {json.dumps({k: i['machine'].get(k) for k in ('cpu', 'cores', 'torch', 'gpu') if i['machine'].get(k)},
+    ms = {json.dumps({k: i['machine'].get(k) for k in ('cpu', 'cpu_model', 'cores', 'torch', 'gpu') if i['machine'].get(k)},
                      sort_keys=True)
           for i in infos if i.get('machine')}
     threads = sorted({i['machine'].get('threads') for i in infos if i.get('machine', {}).get('threads')})
     m = json.loads(sorted(ms)[0]) if len(ms) == 1 else {'cpu': ' / '.join(sorted(ms))}
     return ((f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'),
-            {**m, 'threads': threads})
+            {**m, 'threads': threads, 'precision': sorted({pr for d in dirs if (pr := run_info(d)['precision'])})})
 
 def _faces(runs: dict, split: str) -> dict:
     "{seed: run folder} -> {seed: (face names, per-face NME %)} of those finished and scored on `split`."
@@ -811,9 +845,10 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              "It runs every stage; finished runs and stages are skipped, so re-running it only adds what is missing.",
              '',
              f"This file was written by: `{res['command']}`", '',
-             f"Runs trained {res['date']} on: {m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}"
+             f"Runs trained {res['date']} on: {m.get('cpu_model') or m.get('cpu')}, {m.get('cores')} cores, torch {m.get('torch')}"
              + (f", GPU {m['gpu']}" if m.get('gpu') else '')
-             + (f", {'/'.join(map(str, m['threads']))} thread(s) per run" if m.get('threads') else '') + '. '
+             + (f", {'/'.join(map(str, m['threads']))} thread(s) per run" if m.get('threads') else '')
+             + (f", trained in {' and '.join(m['precision'])}" if m.get('precision') else '') + '. '
              "Bit-identical reruns need the same thread count (results depend on it). "
              "`saat-reproduce` re-evaluates the committed baseline and SAAT detectors on the data at hand "
              "and keeps these numbers only where they match.", '',

@@ -5,7 +5,7 @@ the format that training writes and evaluation, the explorer and `saat-reproduce
 
 # %% ../nbs/01b_runs.ipynb #e58c03ec
 from __future__ import annotations
-import csv, dataclasses, json
+import csv, dataclasses, json, re
 from pathlib import Path
 import numpy as np
 from .core import Preset, MACHINERY, PRESET_ADDED
@@ -14,8 +14,8 @@ from .data import EVAL_SPLITS, MASKED_SPLITS
 # %% auto #0
 __all__ = ['ABLATION_DEFAULTS', 'ABLATION_ADDED', 'ADV_BN_MODES', 'UPDATE_ORDERS', 'ABLATIONS', 'LOG_COLS', 'EVAL_COLS',
            'RUN_STATES', 'ALL_SPLITS', 'ablation_config', 'run_name', 'run_config', 'read_run_json', 'config_diff',
-           'run_info', 'truncate_csv', 'append_csv', 'read_log', 'eval_curve', 'plot_log', 'RunBroken', 'RunState',
-           'run_weights', 'run_state']
+           'run_info', 'run_precision', 'truncate_csv', 'append_csv', 'read_log', 'eval_curve', 'plot_log', 'RunBroken',
+           'RunState', 'run_weights', 'run_state']
 
 # %% ../nbs/01b_runs.ipynb #1c83acf6
 ABLATION_DEFAULTS = dict(beta=None, lam=None, use_s=True, use_lr=True, use_d=True, adv_bn='update')
@@ -79,14 +79,27 @@ def config_diff(old: dict | None, new: dict, machinery: bool = True) -> list:
     return sorted(k for k in set(new) | set(old) if k != 'data' and old.get(k) != new.get(k))
 
 def run_info(run_dir) -> dict:
-    "A run folder's `run.json` -> {'run', 'preset', 'saat', 'seed', 'steps', 'machine', 'status'}."
+    "A run folder's `run.json` -> {'run', 'preset', 'saat', 'seed', 'steps', 'machine', 'precision', 'status'}."
     d = Path(run_dir); f = d / 'run.json'
     if not f.is_file(): raise FileNotFoundError(f"run_info: {d} is not a run folder (no run.json)")
     try: j = json.loads(f.read_text()); c = j['config']; p = c['preset']
     except (ValueError, KeyError, TypeError) as e:
         raise ValueError(f"run_info: {f} is not a saat_nb run.json ({type(e).__name__}: {e})") from None
     return {'run': d.name, 'preset': p['name'], 'saat': bool(c['saat']), 'seed': int(c['seed']),
-            'steps': int(j.get('steps', p['steps'])), 'machine': (j.get('machine') or {}).get('cpu'), 'status': j.get('status')}
+            'steps': int(j.get('steps', p['steps'])), 'machine': (j.get('machine') or {}).get('cpu'),
+            'precision': run_precision(d), 'status': j.get('status')}
+
+def run_precision(run_dir) -> str | None:
+    """'bf16' or 'fp32': how a run trained, from its run.json's `precision`; runs from before that key was written
+    say it in their executed notebook (the `make_learner: ...` line); None when neither says."""
+    d = Path(run_dir)
+    try: pr = json.loads((d / 'run.json').read_text()).get('precision')
+    except (OSError, ValueError, AttributeError): pr = None
+    if pr: return pr
+    nb = d / f'{d.name}.ipynb'
+    try: said = re.search(r'make_learner: (bf16|fp32)\b', nb.read_text())
+    except OSError: return None
+    return said.group(1) if said else None
 
 # %% ../nbs/01b_runs.ipynb #ed8b2381
 LOG_COLS = ['step', 'L', 'L_adv', 'L_F', 'L_A', 'L_D', 'L_R', 'beta', 'ssim', 'skipped', 'lr']   # L_adv = L̃ (eq. 8)

@@ -437,6 +437,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
             _evaluate_splits(model, out, p, root, seed, st.todo, {**meta, 'step': int(ck['step'])}, progress)
             info = read_run_json(rj); info.update(status='done'); write_if_changed(rj, json.dumps(info, indent=1))
             return out
+        prev = read_run_json(rj).get('precision') if st.state == 'training' else None   # before run.json is rewritten
         out.mkdir(parents=True, exist_ok=True)
         t0, cmd = time.time(), ' '.join(shlex.quote(a) for a in sys.argv)
         info = {'config': cfg, 'machine': machine_info(), 'processes': max(num_distrib(), 1), 'command': cmd,
@@ -444,6 +445,13 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         if main_proc: write_if_changed(rj, json.dumps({**info, 'status': 'running'}, indent=1))
         dls = face_dataloaders(root, p, 'cross', seed)
         learn = make_learner(dls, p, saat, seed, update_order, **ab)
+        # how this run computes: bf16 and fp32 runs differ several-fold in speed and in their arithmetic
+        info.update(precision='bf16' if learn.amp.enabled else 'fp32', precision_why=learn.amp.why)
+        if resume and (out / 'checkpoint.pth').exists() and prev and prev != info['precision']:
+            raise RuntimeError(f"train_run: {out}/checkpoint.pth was trained in {prev}, and this machine trains in "
+                               f"{info['precision']} ({learn.amp.why}); resuming would mix the two in one run. Finish it "
+                               f"on a machine like the first, or delete {out} to train it anew here.")
+        if main_proc: write_if_changed(rj, json.dumps({**info, 'status': 'running'}, indent=1))
         ck = out / 'checkpoint.pth'
         if resume and ck.exists():
             restore_checkpoint(learn, load_checkpoint(ck)); print(f"train_run: resuming {out} at step {learn.step_schedule.start}")

@@ -13,7 +13,8 @@ import torch
 # %% auto #0
 __all__ = ['PRESET_ADDED', 'IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MACHINERY', 'Preset', 'unwrap', 'get_preset', 'set_seed',
            'default_device', 'cpu_bf16_units', 'cpu_model', 'machine_info', 'AmpPlan', 'amp_plan', 'device_amp',
-           'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock']
+           'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock',
+           'check_exercise']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
 PRESET_ADDED = dict(schedule='step', pct_start=0.25)   # Preset fields added after runs were committed: their values then
@@ -260,3 +261,19 @@ class FolderLock:
 
     def __enter__(self): return self.acquire()
     def __exit__(self, *exc): self.release()
+
+# %% ../nbs/00_core.ipynb #ex0a0002
+def check_exercise(mine, reference, cases, name: str = 'exercise', atol: float = 1e-6) -> bool | None:
+    """Compare `mine(*case)` with `reference(*case)` for every tuple in `cases` (numbers, arrays or tensors).
+    -> None while `mine` raises NotImplementedError (not attempted yet), True when every case matches within `atol`;
+    raises AssertionError naming the first case that differs."""
+    for i, case in enumerate(cases):
+        try: got = mine(*case)
+        except NotImplementedError:
+            print(f"{name}: not attempted yet: write the function above, then run this cell again"); return None
+        want = reference(*case)
+        g, w = (np.asarray(v.detach().cpu() if isinstance(v, torch.Tensor) else v, dtype=np.float64) for v in (got, want))
+        if g.shape != w.shape or not np.allclose(g, w, atol=atol, rtol=0):
+            raise AssertionError(f"{name}: case {i} differs: yours gives {np.round(g, 4).tolist()}, "
+                                 f"the package's {np.round(w, 4).tolist()} (shapes {g.shape} and {w.shape})")
+    print(f"{name}: all {len(cases)} cases match the package"); return True

@@ -5,6 +5,7 @@ error, the hardest faces, our numbers beside the paper's, robustness, and the ad
 
 # %% ../nbs/07_evaluate.ipynb #3d0d075f
 from __future__ import annotations
+import math
 from pathlib import Path
 import numpy as np
 import torch
@@ -16,8 +17,8 @@ from .attack import attack_chain, attack_panels, PANELS
 from .paper import PAPER_NME, PAPER_SPLITS
 
 # %% auto #0
-__all__ = ['pair_runs', 'runs_label', 'save_figure', 'plot_ced', 'common_splits', 'plot_per_sample_nme', 'plot_hardest',
-           'results_table', 'plot_adversarial_gallery']
+__all__ = ['pair_runs', 'runs_label', 'save_figure', 'ced_xmax', 'plot_ced', 'common_splits', 'plot_per_sample_nme',
+           'plot_hardest', 'results_table', 'plot_adversarial_gallery']
 
 # %% ../nbs/07_evaluate.ipynb #09298f3a
 def pair_runs(runs: dict) -> tuple[str, str]:
@@ -49,16 +50,27 @@ def _as_results(r, split: str | None = None) -> Results:
     "A `Results`, an `.npz` path, or a run folder (+ `split`) -> `Results`."
     return r if isinstance(r, Results) else load_results(r, split)
 
-def plot_ced(results_by_run: dict, split: str | None = None, threshold: float = 0.10, ax=None, title: str = ''):
-    "CED curves of `{label: Results | path}` on one axis (paper Fig. 3); returns the axis."
+def ced_xmax(nmes_by_run, q: float = 0.95, floor: float = 0.02) -> float:
+    """The CED plot's x-range, set by the data, not by the AUC threshold: the `q` quantile of the worst run's NME,
+    rounded up to a whole percent (at least `floor`), so a run whose faces all sit past the threshold still shows."""
+    hi = max(float(np.quantile(np.asarray(e, dtype=np.float64), q)) for e in nmes_by_run)
+    return max(floor, math.ceil(100 * hi) / 100)
+
+def plot_ced(results_by_run: dict, split: str | None = None, threshold: float = 0.10, ax=None, title: str = '',
+             xmax: float | None = None):
+    """CED curves of `{label: Results | path}` on one axis (paper Fig. 3); returns the axis. AUC and FR are taken at
+    `threshold` (dashed line); the x-axis runs to `xmax` (default `ced_xmax`: where the curves reach ~95%)."""
     import matplotlib.pyplot as plt
     ax = ax or plt.subplots(figsize=(5, 3.6))[1]
-    for label, r in results_by_run.items():
-        r = _as_results(r, split)
-        x, y = ced(r.nme, threshold)
+    rs = {label: _as_results(r, split) for label, r in results_by_run.items()}
+    xmax = xmax or ced_xmax([r.nme for r in rs.values()])
+    for label, r in rs.items():
+        x, y = ced(r.nme, xmax)
         ax.plot(100 * x, y, label=f"{label}: NME {100 * r.nme.mean():.2f}%, AUC {auc(r.nme, threshold):.3f}, "
                                   f"FR {100 * failure_rate(r.nme, threshold):.1f}%")
-    ax.set(xlabel='NME (%)', ylabel='share of faces', xlim=(0, 100 * threshold), ylim=(0, 1), title=title)
+    if threshold <= xmax:   # a collection, not a line: ax.lines stays one curve per run
+        ax.vlines(100 * threshold, 0, 1, colors='grey', linestyles='--', lw=.8, label=f'AUC/FR threshold {100 * threshold:.0f}%')
+    ax.set(xlabel='NME (%)', ylabel='share of faces', xlim=(0, 100 * xmax), ylim=(0, 1), title=title)
     ax.grid(alpha=.3); ax.legend(fontsize=7, loc='lower right')
     return ax
 

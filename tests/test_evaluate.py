@@ -168,7 +168,7 @@ def test_robustness_report_and_figures(data_dir, tmp_path):
     fig = plot_robustness({'net': tmp_path / 'rob' / 'robustness.csv'}); assert len(fig.axes[0].patches) == 6
     with pytest.raises(ValueError, match='unknown'): robustness_report(net, ds, kinds=('fog',))
     a = load_results(tmp_path / 'rob', 'clean-0'); b = load_results(tmp_path / 'rob', 'blur-1')
-    assert len(plot_ced({'a': a, 'b': b}).lines) == 2
+    assert len(plot_ced({"a": a, "b": b}).lines) == 2
     assert len(plot_per_sample_nme(a, b).lines[0].get_xdata()) == 2
     assert len(plot_hardest(a, b, ds, k=2).axes) == 2
     md, rows = results_table({'x': [a]}, {'x': 'HG*1+SAAT'}, table='masked 300W')
@@ -191,7 +191,7 @@ def test_run_info_pair_and_tables(tmp_path):
     from saat_nb.robustness import robustness_table
     import pandas as pd
     runs = {'b': _fake_run(tmp_path / 'b', False), 's': _fake_run(tmp_path / 's', True, shift=1.)}
-    assert run_info(runs['s']) == {'run': 's', 'preset': 'smoke', 'saat': True, 'seed': 0, 'steps': 6, 'machine': 'x86_64', 'status': 'done'}
+    assert run_info(runs['s']) == {'run': 's', 'preset': 'smoke', 'saat': True, 'seed': 0, 'steps': 6, 'machine': 'x86_64', 'precision': None, 'status': 'done'}
     assert pair_runs(runs) == ('b', 's') and pair_runs({'s': runs['s'], 'b': runs['b']}) == ('b', 's')
     assert 'smoke preset' in runs_label(runs) and 'b (6 steps, seed 0)' in runs_label(runs)
     with pytest.raises(ValueError, match='SAAT run'): pair_runs({'b': runs['b']})

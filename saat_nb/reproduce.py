@@ -30,7 +30,7 @@ __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', '
            'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
            'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
            'paired_words', 'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce',
-           'main']
+           'main', 'summary_figure']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -1016,3 +1016,28 @@ def main(argv=None) -> int:
     if a.preset == 'smoke':
         print("saat-reproduce: smoke preset: these numbers mean nothing; the real run is --preset cpu")
     return 0
+
+# %% ../nbs/10_reproduce.ipynb #c0ffee21
+def summary_figure(res: dict, root: Path, seed: int = 0):
+    """One legible page of a reproduction: mean NME per subset (baseline, SAAT; whiskers: the lowest and highest
+    seed), the CED of seed `seed`'s pair on the test set, and both runs' validation curves -> the figure."""
+    import matplotlib.pyplot as plt
+    fig, axs = plt.subplots(1, 3, figsize=(15, 4.2), gridspec_kw=dict(width_ratios=[1.3, 1, 1]))
+    subs = list(res['main']); x = np.arange(len(subs)); w = 0.38
+    for k, (who, col) in enumerate((('baseline', 'tab:blue'), ('saat', 'tab:orange'))):
+        m = [res['main'][s][f'{who}_mean'] for s in subs]
+        axs[0].bar(x + (k - .5) * w, m, w, color=col, alpha=.75, label='SAAT' if who == 'saat' else who)
+        lo, hi = [res['main'][s][f'{who}_min'] for s in subs], [res['main'][s][f'{who}_max'] for s in subs]
+        axs[0].errorbar(x + (k - .5) * w, m, yerr=[np.subtract(m, lo), np.subtract(hi, m)], fmt='none', ecolor='k', lw=.8)
+        for j, v in enumerate(m): axs[0].text(x[j] + (k - .5) * w, v, f'{v:.2f}', ha='center', va='bottom', fontsize=7)
+    axs[0].set(xticks=x, ylabel='NME (%)', title=f"mean NME over {res['main'][subs[0]]['n_seeds']} seed(s), {res['preset']['name']} preset")
+    axs[0].set_xticklabels([s.replace('masked ', 'masked\n') for s in subs], fontsize=8); axs[0].legend(fontsize=8)
+    pair = {n: root / run_folder_name(n, seed) for n in ('baseline', 'saat')}
+    if all((d / 'results_test.npz').is_file() for d in pair.values()):
+        plot_ced({('SAAT' if n == 'saat' else n): d for n, d in pair.items()}, 'test', ax=axs[1], title=f'CED on the test set, seed {seed}')
+    for n, d in pair.items():
+        if (d / 'eval.csv').is_file():
+            st, v = eval_curve(d, 'valid'); axs[2].plot(st, v, label='SAAT' if n == 'saat' else n)
+    axs[2].set(xlabel='step', ylabel='NME (%, log scale)', yscale='log', title=f'validation NME during training, seed {seed}'); axs[2].legend(fontsize=8)
+    axs[2].grid(alpha=.3); fig.tight_layout()
+    return fig

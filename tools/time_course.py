@@ -2,8 +2,9 @@
 
     python tools/time_course.py            # -> outputs/benchmarks/notebooks.json and .md
 
-index.ipynb reads the json for its table of the course. Each notebook runs in its own kernel; the times include
-the kernel's start and the imports."""
+index.ipynb reads the json for its table of the course. nbdev-test runs each notebook in an in-process shell of
+one worker, so modules an earlier notebook imported stay imported: in a fresh Jupyter kernel add the import time
+(a few seconds, torch and fastai)."""
 import json, os, re, subprocess, sys, time
 from pathlib import Path
 

@@ -140,6 +140,8 @@ def frozen(*modules):
         for m, fl in zip(mods, flags):
             for p, f in zip(m.parameters(), fl): p.requires_grad_(f)
 
+
+# %% ../nbs/06_train.ipynb #c0ffee30
 def _distributed() -> bool: return num_distrib() > 1 and torch.distributed.is_initialized()
 
 def _finite(t) -> bool:
@@ -161,6 +163,8 @@ def _adam(module, lr: float):
     for g in opt.param_groups: g['initial_lr'] = lr
     return opt
 
+
+# %% ../nbs/06_train.ipynb #c0ffee33
 class SAATCallback(Callback):
     """Attacker and discriminator steps before each detector step, and L̃ (eq. 8) into the Learner's loss.
     The step's adversarial batch is `self.adv` (an `attack.AdvBatch`, None when there is none this step).

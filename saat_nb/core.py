@@ -151,6 +151,8 @@ class AmpPlan:
     why: str
     @property
     def enabled(self) -> bool: return self.dtype is not None
+    @property
+    def precision(self) -> str: return 'bf16' if self.enabled else 'fp32'   # what run.json records
     def autocast(self):
         "The autocast context of this plan (a no-op when fp32)."
         return torch.autocast(self.device_type, dtype=self.dtype or torch.bfloat16, enabled=self.enabled)

@@ -134,7 +134,7 @@ def _wrote(*files):
 # %% ../nbs/10_reproduce.ipynb #11bc1b6c
 def train_precision(p: Preset) -> str:
     "'bf16' or 'fp32': how a run of `p` trains on this machine (`core.amp_plan`)."
-    return 'bf16' if amp_plan(p).enabled else 'fp32'
+    return amp_plan(p).precision
 
 def precision_check(root: Path, p: Preset, to_train) -> str | None:
     """Check the runs about to train, [(stage, name, params)], against the finished runs under `root`: a seed's runs

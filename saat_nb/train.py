@@ -450,7 +450,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         dls = face_dataloaders(root, p, 'cross', seed)
         learn = make_learner(dls, p, saat, seed, update_order, **ab)
         # how this run computes: bf16 and fp32 runs differ several-fold in speed and in their arithmetic
-        info.update(precision='bf16' if learn.amp.enabled else 'fp32', precision_why=learn.amp.why)
+        info.update(precision=learn.amp.precision, precision_why=learn.amp.why)
         if resume and (out / 'checkpoint.pth').exists() and prev and prev != info['precision']:
             raise RuntimeError(f"train_run: {out}/checkpoint.pth was trained in {prev}, and this machine trains in "
                                f"{info['precision']} ({learn.amp.why}); resuming would mix the two in one run. Finish it "

@@ -34,7 +34,7 @@ __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', '
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
-TRAIN_NB, EVAL_NB = '06_train.ipynb', '07_evaluate.ipynb'
+TRAIN_NB, EVAL_NB = '06b_train.ipynb', '07_evaluate.ipynb'
 
 def run_folder_name(kind: str, seed: int) -> str:
     "'baseline', 'saat' or an ablation row (`runs.ABLATIONS`) + seed -> 'baseline_s0', 'saat_s1', 'abl_beta0.5_s0'."
@@ -44,7 +44,7 @@ def run_folder_name(kind: str, seed: int) -> str:
 ABLATION_SEEDS = 2   # ablation rows train for this many of the first seeds
 
 def stage_runs(stage: str, seeds, ablations=None, ablation_seeds: int = ABLATION_SEEDS) -> dict:
-    """The training runs of `stage`: {run folder name: 06_train parameters}; `ablations` picks rows (default all),
+    """The training runs of `stage`: {run folder name: 06b_train parameters}; `ablations` picks rows (default all),
     trained for the first `ablation_seeds` seeds, seed by seed."""
     if stage in ('baseline', 'saat'):
         return {run_folder_name(stage, s): dict(SAAT=stage == 'saat', SEED=s) for s in seeds}
@@ -194,7 +194,7 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
     return out_nb
 
 def train_kwargs(params: dict) -> dict:
-    "06_train's parameters (SAAT, SEED and the switches, spelt as `train_run` spells them) -> `train_run` keywords."
+    "06b_train's parameters (SAAT, SEED and the switches, spelt as `train_run` spells them) -> `train_run` keywords."
     switches = {k: params[k] for k in (*ABLATION_DEFAULTS, 'update_order') if k in params}
     return dict(saat=bool(params['SAAT']), seed=int(params['SEED']), **switches)
 
@@ -287,7 +287,7 @@ def _replace_run(d: Path, work: Path) -> Path | None:
 
 def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, root: Path, nbs: Path,
                  kernel: str = 'saat_nb', retrain: bool = False, progress: TrainProgress | None = None) -> Path:
-    """Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, or train (06_train via
+    """Bring run `root/name` to `done` as `run_state` says: skip, evaluate only, resume, or train (06b_train via
     papermill)."""
     d = root / name
     st = run_state(d)
@@ -297,7 +297,7 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
     elif st.state == 'broken' and not retrain:
         raise RunBroken(f"{stage}/{name}: {d}: {st.why}")
     elif st.state == 'evaluating' and not retrain:
-        # trained: evaluate here; its executed 06_train notebook stays as it is
+        # trained: evaluate here; its executed 06b_train notebook stays as it is
         t0 = time.time()
         _log(f"{stage}/{name}: trained; evaluating {', '.join(st.todo) or 'nothing (marking it done)'} ...")
         if progress: progress.skip(name)
@@ -315,7 +315,7 @@ def train_run_nb(stage: str, name: str, params: dict, p: Preset, data: Path, roo
                 dict(PRESET=preset_param(p), DATA=str(data), OUT=str(work), **params), kernel)
         if progress: progress.finish(name)
         st2 = run_state(work)
-        if not st2.done: raise RuntimeError(f"{stage}/{name}: 06_train finished but {work} is {st2.state}: {st2.why}")
+        if not st2.done: raise RuntimeError(f"{stage}/{name}: 06b_train finished but {work} is {st2.state}: {st2.why}")
         if work != d:
             old = _replace_run(d, work)
             _log(f"{stage}/{name}: retrained; the previous run is kept in {old}")
@@ -885,7 +885,7 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
               'its protocol (300W full, 3,148 training faces), scale (256 px, 200k+ steps) and data differ from ours. '
               'The paired interval over seeds is the yardstick; the unpaired seed spread is shown beside it. '
               'Figures (CED curves, per-sample NME, hardest faces, adversarial gallery, learning curves, fluctuation) '
-              'are in `figures/`; each run folder holds its executed `06_train` notebook, logs, per-sample results '
+              'are in `figures/`; each run folder holds its executed training notebook (`<run>.ipynb`), logs, per-sample results '
               'and `detector.pth`.', '']
     if p['name'] == 'smoke':
         lines += ['**These numbers mean nothing: the smoke preset trains a tiny model for a few steps to test the '
@@ -973,7 +973,7 @@ def main(argv=None) -> int:
     or broken folder."""
     ap = argparse.ArgumentParser(
         prog='saat-reproduce',
-        description='The SAAT reproduction pipeline: train baseline and SAAT per seed (06_train via papermill), '
+        description='The SAAT reproduction pipeline: train baseline and SAAT per seed (06b_train via papermill), '
                     'evaluate clean/masked/corrupted, ablations, figures, '
                     'then OUT/<preset>/results.md and results.json. '
                     'Finished runs are kept: on a clone with the committed runs it re-evaluates their detectors '

@@ -57,7 +57,7 @@ def test_explorer_gallery_and_chain_agree(faces):
 def test_training_runs_the_same_chain(data_dir):
     "SAATCallback's batch is an attack.AdvBatch whose β is eq. 9 of its own I_adv: no second copy of the chain in train."
     from saat_nb.data import face_dataloaders
-    from saat_nb.train import make_learner
+    from saat_nb.learner import make_learner
     from fastai.callback.core import Callback
     p = get_preset('smoke', steps=1, eval_every=1)
     learn = make_learner(face_dataloaders(data_dir, p, seed=0), p, saat=True)

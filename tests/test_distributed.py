@@ -16,9 +16,11 @@ pytestmark = pytest.mark.skipif(importlib.util.find_spec('accelerate') is None
 DRIVER = textwrap.dedent('''
     import sys, torch
     from fastai.torch_core import rank_distrib, num_distrib
-    from saat_nb.core import get_preset
+    from saat_nb.core import get_preset, unwrap
     from saat_nb.data import face_dataloaders
-    from saat_nb.train import make_learner, fit_steps, distributed, unwrap
+    from saat_nb.learner import make_learner
+    from saat_nb.train import fit_steps
+    from saat_nb.distributed import distributed
     torch.set_num_threads(1)
     data, out, order = sys.argv[1:4]
     p = get_preset('smoke', steps=4, eval_every=2)

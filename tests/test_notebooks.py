@@ -35,6 +35,6 @@ def test_course_converts_to_html():
 
 def test_parameters_cells_survive_cleaning():
     "papermill needs the tagged parameters cell of every notebook the pipeline runs."
-    for name in ('06_train.ipynb', '07_evaluate.ipynb', '10_reproduce.ipynb'):
+    for name in ('06b_train.ipynb', '07_evaluate.ipynb', '10_reproduce.ipynb'):
         nb = _read(ROOT / 'nbs' / name)
         assert any('parameters' in c.metadata.get('tags', []) for c in nb.cells), name

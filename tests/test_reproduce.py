@@ -187,7 +187,7 @@ def test_whole_preset_crosses_papermill(data_dir, tmp_path):
     info = json.loads((d / 'run.json').read_text())
     assert Preset.from_dict(info['config']['preset']) == p and info['config']['ablation'] == ablation_config(p)
     assert len(read_log(d)['step']) == 4 and int(read_log(d)['step'][-1]) == 4   # log.csv: one row a step
-    nb = json.loads((d / 'saat_s0.ipynb').read_text())     # the executed 06_train: its injected cell holds the whole preset
+    nb = json.loads((d / 'saat_s0.ipynb').read_text())     # the executed 06b_train: its injected cell holds the whole preset
     injected = ''.join(''.join(c['source']) for c in nb['cells'] if 'injected-parameters' in c['metadata'].get('tags', []))
     assert '"steps": 4' in injected and '"n_valid": 8' in injected, injected
     assert res['preset'] == preset_param(p) == json.loads((root / 'results.json').read_text())['preset']
@@ -202,11 +202,11 @@ def test_whole_preset_crosses_papermill(data_dir, tmp_path):
 
 
 def test_every_ablation_switch_crosses_into_06():
-    "Each of 06_train's ablation parameters maps to a train_run keyword, adv_bn included, and none is dropped."
+    "Each of 06b_train's ablation parameters maps to a train_run keyword, adv_bn included, and none is dropped."
     import nbformat
     from saat_nb.reproduce import train_kwargs
     from saat_nb.runs import ABLATION_DEFAULTS
-    nb = nbformat.read(Path(__file__).resolve().parents[1] / 'nbs' / '06_train.ipynb', as_version=4)
+    nb = nbformat.read(Path(__file__).resolve().parents[1] / 'nbs' / '06b_train.ipynb', as_version=4)
     cell = next(c for c in nb.cells if 'parameters' in c.metadata.get('tags', []))
     names = [l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.startswith('#')]
     params = {n: object() for n in names if n not in ('PRESET', 'DATA', 'OUT', 'SEED', 'SAAT')}

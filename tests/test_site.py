@@ -103,12 +103,12 @@ class _Files:
 
 
 def test_rewrite_links():
-    files = _Files('index.ipynb', '06_train.ipynb')
-    html = ('<a href="06_train.ipynb">a</a> <a href="06_train.ipynb#The-SAAT-callback">b</a> '
-            '<a href="nbs/06_train.ipynb#x">c</a> <a href="https://x.org/y.ipynb">d</a> <a href="#here">e</a>')
+    files = _Files('index.ipynb', '06_learner.ipynb')
+    html = ('<a href="06_learner.ipynb">a</a> <a href="06_learner.ipynb#The-SAAT-callback">b</a> '
+            '<a href="nbs/06_learner.ipynb#x">c</a> <a href="https://x.org/y.ipynb">d</a> <a href="#here">e</a>')
     out = site_hooks.rewrite_links(html, 'index.ipynb', 'index.html', files)
-    assert 'href="06_train.html"' in out and 'href="06_train.html#the-saat-callback"' in out
-    assert 'href="06_train.html#x"' in out and 'href="https://x.org/y.ipynb"' in out and 'href="#here"' in out
+    assert 'href="06_learner.html"' in out and 'href="06_learner.html#the-saat-callback"' in out
+    assert 'href="06_learner.html#x"' in out and 'href="https://x.org/y.ipynb"' in out and 'href="#here"' in out
 
 
 def test_nav_follows_the_notebooks(tmp_path):

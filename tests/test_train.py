@@ -10,7 +10,8 @@ from saat_nb.hourglass import HourglassNet
 from saat_nb.data import step_items
 from saat_nb.checkpoint import load_checkpoint, CKPT_FORMAT
 from saat_nb.runs import ablation_config, read_log
-from saat_nb.train import make_learner, fit_steps, train_run, main, frozen
+from saat_nb.learner import make_learner, frozen
+from saat_nb.train import fit_steps, train_run, main
 
 torch.set_num_threads(1)
 FIXED = dict(rot=0., scale=0., shift=0., flip=False, occlusion=0., colour=0.)   # no augmentation: a fixed batch
@@ -189,7 +190,7 @@ def test_beta_and_lambda_switches(data_dir):
 @pytest.mark.parametrize('which,order', [('attacker', 'paper'), ('discriminator', 'paper'), ('attacker', 'shared')])
 def test_nan_guard(tmp_path, data_dir, monkeypatch, which, order):
     "A non-finite attacker/D loss: no step for that player, skip logged, detector = baseline detector."
-    import saat_nb.train as T
+    import saat_nb.learner as T
     learn = learner(data_dir, update_order=order)
     cb = learn.saat
     if which == 'attacker':

@@ -58,7 +58,8 @@ def time_loader(dl, passes: int) -> dict:
 
 def time_step(p, warm: int, reps: int) -> dict:
     "Baseline training step on a fixed in-memory batch (bench_train_step's), at the preset's amp/channels_last."
-    from saat_nb.train import make_learner, fit_steps
+    from saat_nb.learner import make_learner
+    from saat_nb.train import fit_steps
     from bench_train_step import fixed_loaders, step_timer
     q = get_preset(p, steps=warm + reps, eval_every=warm + reps, num_workers=0)
     learn = make_learner(fixed_loaders(q), q, seed=0, saat=False)

@@ -96,7 +96,7 @@ def fixed_loaders(p, device='cpu'):
 def arm_kwargs(arm: str) -> dict:
     "`make_learner` keywords of an arm, spelt as the package under test spells them (`update_order`, once `order`)."
     import inspect
-    from saat_nb.train import make_learner
+    from saat_nb.learner import make_learner
     kw = dict(ARMS[arm])
     if 'order' in kw and 'update_order' in inspect.signature(make_learner).parameters: kw['update_order'] = kw.pop('order')
     return kw
@@ -124,7 +124,8 @@ def worker(size: str, arm: str, prec: str, threads: int) -> dict:
     import torch
     torch.set_num_threads(threads)
     from saat_nb.core import get_preset
-    from saat_nb.train import make_learner, fit_steps
+    from saat_nb.learner import make_learner
+    from saat_nb.train import fit_steps
 
     name, over, warm, reps, _ = SIZES[size]
     old = 'amp' not in get_preset(name).to_dict()                      # the code of TODAY has no precision switches
@@ -150,7 +151,8 @@ def whole_worker(arm: str, cfg: str, threads: int, data: str) -> dict:
     from fastai.callback.core import Callback
     from saat_nb.core import get_preset
     from saat_nb.data import face_dataloaders
-    from saat_nb.train import make_learner, fit_steps
+    from saat_nb.learner import make_learner
+    from saat_nb.train import fit_steps
     import saat_nb
     n = WHOLE['warm'] + WHOLE['timed']
     old = 'amp' not in get_preset('cpu').to_dict()
@@ -295,7 +297,7 @@ def main():
               "updated attacker remakes I_adv, then the detector's step on L + L̃ (two detector forwards and their backward).",
               "- 'shared' order: I_adv made once; the detector's one forward on it serves L_F (input gradient into the "
               "attacker) and L̃. It differs from the paper in that the detector and D see the attacker's example from "
-              "before this step's attacker update (see nbs/06_train.ipynb, \"Update order\").",
+              "before this step's attacker update (see nbs/06_learner.ipynb, \"Update order\").",
               "- The floor for a SAAT step is about 2.3× (two detector forward+backward passes plus a backward to the "
               "input) *plus* the attacker's and D's own cost; at 256 px the pix2pix attacker (ngf 64, 8 levels) is "
               "itself a large network, so its share is counted in these ratios."]

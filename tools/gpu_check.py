@@ -22,7 +22,8 @@ ARMS = {'baseline': dict(saat=False), 'SAAT, paper order': dict(saat=True, order
 def run_arm(arm: str, steps: int, warm: int, bs: int | None) -> dict:
     import torch
     from saat_nb.core import get_preset, default_device
-    from saat_nb.train import make_learner, fit_steps
+    from saat_nb.learner import make_learner
+    from saat_nb.train import fit_steps
     dev = default_device()
     p = get_preset('paper', steps=warm + steps, eval_every=warm + steps, num_workers=0, **({'bs': bs} if bs else {}))
     learn = make_learner(fixed_loaders(p, dev), p, seed=0, **arm_kwargs(arm))

@@ -36,7 +36,8 @@ def worker(arm: str, threads: int, steps: int) -> dict:
     from bench_train_step import fixed_loaders, arm_kwargs, step_timer
     from fastai.learner import Learner
     from saat_nb.core import get_preset
-    import saat_nb.train as T
+    import saat_nb.learner as T
+    from saat_nb.train import fit_steps
     acc = collections.defaultdict(float)
     from saat_nb.attack import AdvBatch
     owners = {'SAATCallback': T.SAATCallback, 'Learner': Learner, 'DetectorLoss': T.DetectorLoss, 'AdvBatch': AdvBatch}
@@ -51,7 +52,7 @@ def worker(arm: str, threads: int, steps: int) -> dict:
     learn.remove_cbs([c for c in learn.cbs if type(c).__name__ == 'ProgressCallback'])
     timer = step_timer()
     acc.clear()
-    with learn.no_logging(): T.fit_steps(learn, cbs=[timer])
+    with learn.no_logging(): fit_steps(learn, cbs=[timer])
     n = len(timer.times)
     return {'arm': arm, 'step_median_s': statistics.median(timer.times), 'step_mean_s': sum(timer.times) / n,
             'phases_s': {lab: acc[lab] / n for _, _, lab in PHASES if acc.get(lab)}, 'amp': learn.amp.why}

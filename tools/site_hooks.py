@@ -6,7 +6,7 @@
 - `on_page_content`: on notebook pages, the table of contents is rebuilt from the headings' real ids
   (mkdocs-jupyter drops inline code from its TOC slugs, so `## `train_run`: one run` linked nowhere), nbconvert's CDN MathJax block becomes the site's own copy
   (`assets/mathjax/`), the mermaid/widget loaders (CDN imports) are dropped, links to other notebooks
-  (`06_train.ipynb#Some-section`, also `nbs/06_train.ipynb`) point at their pages, and images that markdown
+  (`06_learner.ipynb#Some-section`, also `nbs/06_learner.ipynb`) point at their pages, and images that markdown
   cells take from files beside the notebooks are copied into the site.
 - `on_post_build`: copies the MathJax files a page needs out of the `jupyter-server-mathjax` package.
 
@@ -80,7 +80,7 @@ def slugify(text: str) -> str:
 
 
 def short_title(nb: Path) -> str:
-    "'06 Training' from 06_train.ipynb's '# Training: the three-player game ...' (its first H1, to the colon)."
+    "'06b Training' from 06b_train.ipynb's '# Training: one run, from a fresh folder ...' (its first H1, to the colon)."
     import json
     title = nb.stem
     try:

@@ -12,17 +12,18 @@ import numpy as np
 import torch
 from PIL import Image, ImageEnhance, ImageFile, UnidentifiedImageError
 from .core import Preset, get_preset, data_root, default_device
+from .landmarks import IBUG68, SCHEMES, flip_perm, landmark_scheme
 
 # %% auto #0
-__all__ = ['N_POINTS', 'FLIP_PERM', 'IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'EVAL_SPLITS',
-           'MASKED_SPLITS', 'OCC_SIDES', 'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face',
-           'subset_dir', 'find_faces', 'ScanReport', 'present_subsets', 'scan_dataset', 'split_subset', 'split_label',
+__all__ = ['IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'SPLITS', 'EVAL_SPLITS', 'MASKED_SPLITS',
+           'OCC_SIDES', 'PtsError', 'DatasetError', 'read_pts', 'write_pts', 'Problem', 'Face', 'subset_dir',
+           'find_faces', 'ScanReport', 'present_subsets', 'scan_dataset', 'split_subset', 'split_label',
            'missing_subsets', 'split_items', 'check_splits', 'main', 'face_box', 'crop_matrix', 'apply_matrix',
            'warp_image', 'crop_face', 'augment_params', 'jitter_colour', 'occlusion_rect', 'occlusion_noise', 'occlude',
-           'augment_face', 'render_heatmaps', 'load_face', 'face_region', 'region_side', 'LandmarkDataset',
-           'occlusion_side', 'augment_inputs', 'warp_batch', 'jitter_batch', 'occlude_batch', 'augment_batch',
-           'AddHeatmaps', 'AugmentBatch', 'step_items', 'PassView', 'StepDL', 'EpochDL', 'cap_faces', 'face_dataset',
-           'face_dataloaders', 'to_hwc']
+           'augment_face', 'render_heatmaps', 'load_face', 'read_image', 'face_region', 'region_side',
+           'LandmarkDataset', 'occlusion_side', 'augment_inputs', 'warp_batch', 'jitter_batch', 'occlude_batch',
+           'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'step_items', 'PassView', 'StepDL', 'EpochDL', 'cap_faces',
+           'face_dataset', 'face_dataloaders', 'to_hwc']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -30,8 +31,6 @@ class PtsError(ValueError):
 
 class DatasetError(ValueError):
     "One or more bad files in a face dataset (the message lists every one)."
-
-N_POINTS = 68
 
 def _pts_body(lines: list[str], path) -> tuple[list[str], int | None]:
     "Strip the optional iBUG header and braces: -> (coordinate lines, n_points from the header or None)."
@@ -52,16 +51,19 @@ def _pts_body(lines: list[str], path) -> tuple[list[str], int | None]:
     if lines[-1] != '}': raise PtsError(f"{path}: missing closing brace '}}'")
     return lines[i+1:-1], n
 
-def read_pts(path) -> np.ndarray:
-    "Read an iBUG `.pts` file (headered or headerless) -> (68,2) float32, 0-based, pixel centres at integers."
+def read_pts(path, n_points: int | None = IBUG68.n_points) -> np.ndarray:
+    """Read an iBUG `.pts` file (headered or headerless) -> (K,2) float32, 0-based, pixel centres at integers.
+    `n_points`: the K expected (68: 300W, 300VW), or None for any K of a known `landmarks` scheme."""
     path = Path(path)
     try: text = path.read_text()
     except (OSError, UnicodeDecodeError) as e: raise PtsError(f"{path}: cannot read ({e})") from None
     body, n = _pts_body(text.splitlines(), path)
     if n is not None and n != len(body):
         raise PtsError(f"{path}: header says n_points: {n} but the body has {len(body)} points")
-    if len(body) != N_POINTS: raise PtsError(f"{path}: expected {N_POINTS} points, found {len(body)}")
-    pts = np.empty((N_POINTS, 2), np.float32)
+    if n_points is None and len(body) not in SCHEMES:
+        raise PtsError(f"{path}: {len(body)} points, which no landmark scheme has (known: {sorted(SCHEMES)})")
+    if n_points is not None and len(body) != n_points: raise PtsError(f"{path}: expected {n_points} points, found {len(body)}")
+    pts = np.empty((len(body), 2), np.float32)
     for i, line in enumerate(body):
         tok = line.split()
         try:
@@ -74,27 +76,13 @@ def read_pts(path) -> np.ndarray:
     return pts - 1
 
 def write_pts(path, pts) -> Path:
-    "Write (68,2) 0-based points as an iBUG `.pts` file (1-based, with header)."
+    "Write (K,2) 0-based points (K of a known scheme: 68, 98) as an iBUG `.pts` file (1-based, with header)."
     pts = np.asarray(pts, np.float64)
-    if pts.shape != (N_POINTS, 2) or not np.isfinite(pts).all():
-        raise PtsError(f"{path}: need finite (68,2) points, got shape {pts.shape}")
-    lines = ['version: 1', f'n_points: {N_POINTS}', '{', *(f'{x+1:.6f} {y+1:.6f}' for x, y in pts), '}']
+    if pts.ndim != 2 or pts.shape[1] != 2 or len(pts) not in SCHEMES or not np.isfinite(pts).all():
+        raise PtsError(f"{path}: need finite (K,2) points with K in {sorted(SCHEMES)}, got shape {pts.shape}")
+    lines = ['version: 1', f'n_points: {len(pts)}', '{', *(f'{x+1:.6f} {y+1:.6f}' for x, y in pts), '}']
     Path(path).write_text('\n'.join(lines) + '\n')
     return Path(path)
-
-# %% ../nbs/01_data.ipynb #80768597
-def _mirror_pairs() -> np.ndarray:
-    "The 68-point iBUG mirror permutation, 0-based."
-    perm = np.arange(N_POINTS)
-    pairs = [(i, 16 - i) for i in range(8)]                                    # jaw
-    pairs += [(17 + i, 26 - i) for i in range(5)]                              # eyebrows
-    pairs += [(31, 35), (32, 34)]                                              # nose base (27..30, 33 fixed)
-    pairs += [(36, 45), (37, 44), (38, 43), (39, 42), (40, 47), (41, 46)]      # eyes
-    pairs += [(48, 54), (49, 53), (50, 52), (55, 59), (56, 58), (60, 64), (61, 63), (65, 67)]  # mouth
-    for a, b in pairs: perm[a], perm[b] = b, a
-    return perm
-
-FLIP_PERM = _mirror_pairs()
 
 # %% ../nbs/01_data.ipynb #cb5a32cc
 IMG_EXTS = ('.jpg', '.jpeg', '.png')
@@ -131,10 +119,12 @@ class Problem(str):
     def __reduce__(self): return (Problem, (str(self.path), self.kind, self.detail))
 
 class Face(NamedTuple):
-    "One annotated face: image path, `.pts` path and a unique name `subset/stem`."
+    """One annotated face: image path, `.pts` path and a unique name `subset/stem`. Every reader's face (01c: WFLW,
+    COFW68, 300VW) has the same three fields and `load() -> (image, points)`, which is all `LandmarkDataset` asks."""
     image: Path
     pts: Path
     name: str
+    def load(self) -> tuple[np.ndarray, np.ndarray]: return load_face(self)
 
 def subset_dir(root, subset: str) -> Path:
     "The folder of `subset` under `root` (AFW may be nested as `afw/afw/`)."
@@ -196,7 +186,7 @@ def _check_geometry(face: Face, size, pts, min_size: float, max_outside: float) 
     beyond = float(max(-0.5 - lo[0], -0.5 - lo[1], hi[0] - (W - 0.5), hi[1] - (H - 0.5), 0.))
     if beyond > max_outside * max(side, 1.):
         n = int(((pts < -0.5) | (pts > np.array([W, H]) - 0.5)).any(1).sum())
-        out.append(Problem(face.pts, 'outside', f"{n} of 68 landmarks outside its {W}x{H} image ({face.image.name}), "
+        out.append(Problem(face.pts, 'outside', f"{n} of {len(pts)} landmarks outside its {W}x{H} image ({face.image.name}), "
                                                 f"up to {beyond:.0f} px beyond the border (the limit is {max_outside:.0%} "
                                                 f"of the {side:.0f} px face)"))
     return out
@@ -376,7 +366,7 @@ if __name__ == '__main__' and Path(sys.argv[0]).name == 'data.py': main()   # `p
 
 # %% ../nbs/01_data.ipynb #e863599a
 def face_box(pts) -> np.ndarray:
-    "(68,2) -> landmark bounding box (x0, y0, x1, y1)."
+    "(K,2) -> landmark bounding box (x0, y0, x1, y1)."
     pts = np.asarray(pts)
     return np.concatenate([pts.min(0), pts.max(0)]).astype(np.float64)
 
@@ -406,10 +396,10 @@ def warp_image(img, M, size: int) -> np.ndarray:
     return np.asarray(im.transform((size, size), Image.AFFINE, tuple(inv[:2].ravel()), resample=Image.BILINEAR))
 
 def crop_face(img, pts, size: int, box=None, **aug) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    "Crop (and augment) one face -> (image (S,S,3) uint8, points (68,2) in crop coords, matrix M). Flip permutes points."
+    "Crop (and augment) one face -> (image (S,S,3) uint8, points (K,2) in crop coords, matrix M). Flip permutes points."
     M = crop_matrix(face_box(pts) if box is None else box, size, **aug)
     q = apply_matrix(M, pts)
-    if aug.get('flip'): q = q[FLIP_PERM]
+    if aug.get('flip'): q = q[flip_perm(len(q))]
     return warp_image(img, M, size), q, M
 
 # %% ../nbs/01_data.ipynb #4957572e
@@ -451,7 +441,7 @@ def occlude(img: np.ndarray, box, colour, noise: bool, seed: int) -> np.ndarray:
     return img
 
 def augment_face(img, pts, size: int, params: dict | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "Crop + (optional) augmentation -> (image (S,S,3) uint8, points (68,2))."
+    "Crop + (optional) augmentation -> (image (S,S,3) uint8, points (K,2))."
     params = params or {}
     geo = {k: params[k] for k in ('rot', 'zoom', 'shift', 'flip') if k in params}
     out, q, _ = crop_face(img, pts, size, **geo)
@@ -461,20 +451,23 @@ def augment_face(img, pts, size: int, params: dict | None = None) -> tuple[np.nd
 
 # %% ../nbs/01_data.ipynb #4368b943
 def render_heatmaps(pts, size: int, sigma: float):
-    "(...,68,2) points -> (...,68,size,size) float32 Gaussians, peak 1 at each (sub-pixel) point; numpy or torch (same device)."
+    "(...,K,2) points -> (...,K,size,size) float32 Gaussians, peak 1 at each (sub-pixel) point; numpy or torch (same device)."
     if isinstance(pts, torch.Tensor):
         pts, r, exp = pts.float(), torch.arange(size, dtype=torch.float32, device=pts.device), torch.exp
     else: pts, r, exp = np.asarray(pts, np.float32), np.arange(size, dtype=np.float32), np.exp
-    profile = lambda c: exp(-(r - c[..., None]) ** 2 / (2 * sigma ** 2))     # (...,68) -> (...,68,size)
+    profile = lambda c: exp(-(r - c[..., None]) ** 2 / (2 * sigma ** 2))     # (...,K) -> (...,K,size)
     return profile(pts[..., 1])[..., :, None] * profile(pts[..., 0])[..., None, :]
 
 # %% ../nbs/01_data.ipynb #09e5d16d
 def load_face(face: Face) -> tuple[np.ndarray, np.ndarray]:
     "-> (HxWx3 uint8 image, (68,2) points)."
+    return read_image(face.image), read_pts(face.pts)
+
+def read_image(path) -> np.ndarray:
+    "An image file -> HxWx3 uint8 RGB; a `DatasetError` naming the file when it cannot be decoded."
     try:
-        with Image.open(face.image) as im: img = np.asarray(im.convert('RGB'))
-    except Exception as e: raise DatasetError(f"{face.image}: unreadable image ({type(e).__name__}: {e})") from None
-    return img, read_pts(face.pts)
+        with Image.open(path) as im: return np.asarray(im.convert('RGB'))
+    except Exception as e: raise DatasetError(f"{path}: unreadable image ({type(e).__name__}: {e})") from None
 
 def face_region(img, pts, p: Preset) -> tuple[np.ndarray, np.ndarray]:
     "Photo -> (square uint8 region that every augmented crop of preset `p` stays inside, points in its coordinates)."
@@ -492,21 +485,31 @@ def region_side(p: Preset) -> int:
     return int(math.ceil(2 * (p.size * (1 + p.scale) / (1 - p.scale) * math.sqrt(2) * (0.5 + p.shift) + 2)))
 
 class LandmarkDataset(torch.utils.data.Dataset):
-    "Faces -> `(img (3,S,S) float32 in [0,1], heatmaps (68,S,S), pts (68,2))`; augmented (batched path) when `train`."
+    "Faces -> `(img (3,S,S) float32 in [0,1], heatmaps (K,S,S), pts (K,2))`; augmented (batched path) when `train`."
     n_inp = 1
     def __init__(self, faces, preset: Preset | str = 'smoke', train: bool = False, seed: int = 0, cache: bool = True):
         self.faces, self.preset, self.train, self.seed, self.cache = list(faces), get_preset(preset), train, seed, cache
-        self.epoch, self._cache = 0, {}
+        self.epoch, self._cache, self._k = 0, {}, None
     @property
     def names(self) -> list[str]: return [f.name for f in self.faces]
     def __len__(self): return len(self.faces)
     def set_epoch(self, epoch: int): self.epoch = int(epoch)
     def _load(self, i):
-        "-> (face region uint8, points in it), from the cache when there."
+        "-> (face region uint8, points in it), from the cache when there. Every face must have the first face's K."
         if i in self._cache: return self._cache[i]
-        item = face_region(*load_face(self.faces[i]), self.preset)
+        img, pts = self.faces[i].load()
+        if self._k is None: self._k = len(pts)
+        elif len(pts) != self._k:
+            raise DatasetError(f"{self.faces[i].name}: {len(pts)} landmarks, but {self.faces[0].name} has {self._k}: "
+                               "one dataset holds one landmark scheme")
+        item = face_region(img, pts, self.preset)
         if self.cache: self._cache[i] = item
         return item
+    @property
+    def n_points(self) -> int:
+        "K, the landmarks per face (read from the first face)."
+        if self._k is None: self._load(0)
+        return self._k
     def preload(self):
         "Decode every face into the cache now (before worker processes fork)."
         if self.cache:
@@ -548,7 +551,7 @@ def occlusion_side(size: int) -> int:
 
 def augment_inputs(region, pts, params: dict, size: int, side: int) -> tuple:
     """One face's share of `augment_batch` (numpy, no pixel computed) -> tensors `(canvas (side,side,3) uint8,
-    pts (68,2) float32 in region coordinates, M (3,3) float64 region -> crop, flip (), colour (3,) factors,
+    pts (K,2) float32 in region coordinates, M (3,3) float64 region -> crop, flip (), colour (3,) factors,
     occ (8,) int64 = x0, y0, x1, y1, r, g, b, noise?, noise (P,P,3) uint8)`."""
     H, W = region.shape[:2]
     if H > side or W > side: raise ValueError(f"augment_inputs: a {W}x{H} region does not fit the {side} px canvas")
@@ -595,15 +598,15 @@ def occlude_batch(x, occ, noise):
     return x
 
 def augment_batch(canvas, pts, M, flip, colour, occ, noise, size: int) -> tuple:
-    "Collated `augment_inputs` (any device) -> (x (B,3,S,S) float32 in [0,1], points (B,68,2) float32): warp, colour, occlusion."
+    "Collated `augment_inputs` (any device) -> (x (B,3,S,S) float32 in [0,1], points (B,K,2) float32): warp, colour, occlusion."
     B, M = canvas.shape[0], M.double()
-    q = pts.double() @ M[:, :2, :2].transpose(1, 2) + M[:, None, :2, 2]          # (B,68,2): A p + t, as apply_matrix
-    q = torch.where(flip.view(B, 1, 1), q[:, torch.as_tensor(FLIP_PERM, device=q.device)], q).float()
+    q = pts.double() @ M[:, :2, :2].transpose(1, 2) + M[:, None, :2, 2]          # (B,K,2): A p + t, as apply_matrix
+    q = torch.where(flip.view(B, 1, 1), q[:, torch.tensor(flip_perm(q.shape[1]), device=q.device)], q).float()
     x = occlude_batch(jitter_batch(warp_batch(canvas, M, size), colour), occ, noise)
     return x.div_(255), q
 
 class AddHeatmaps(ItemTransform):
-    "Batch transform `(x, pts (B,68,2)) -> (x, heatmaps (B,68,S,S), pts)`, rendered on the batch's device."
+    "Batch transform `(x, pts (B,K,2)) -> (x, heatmaps (B,K,S,S), pts)`, rendered on the batch's device."
     def __init__(self, size: int, sigma: float): super().__init__(); self.size, self.sigma = size, sigma
     def encodes(self, b): return b[0], render_heatmaps(b[1], self.size, self.sigma), b[1]
 
@@ -648,6 +651,8 @@ class StepDL(DataLoader):
         self.n_items, self.seed, self.start = len(dataset), seed, 0
         self.set_steps(0, len(dataset) // bs)
     def set_steps(self, start: int, n_steps: int): self.start, self.n = start, n_steps * self.bs
+    @property
+    def n_points(self) -> int: return self.dataset.ds.n_points     # K of the faces: the detector's heatmaps
     def get_idxs(self):
         "This rank's share: with W processes, step k's global batch has W·bs faces and rank r takes the r-th bs."
         W, r = max(num_distrib(), 1), rank_distrib()
@@ -670,18 +675,21 @@ def cap_faces(faces, n, seed):
     return [faces[i] for i in keep]
 
 def face_dataset(root=None, preset='smoke', split: str = 'test', protocol: str = 'cross', seed: int = 0,
-                 n: int | None = None, cache: bool = True) -> LandmarkDataset:
-    "The `split` of `protocol` as a `LandmarkDataset` (augmented only for 'train'), capped at `n` faces."
-    items = split_items(root, protocol)
+                 n: int | None = None, cache: bool = True, items: dict | None = None) -> LandmarkDataset:
+    """The `split` of `protocol` as a `LandmarkDataset` (augmented only for 'train'), capped at `n` faces.
+    `items`: split name -> faces, from another reader (01c's benchmarks) instead of `split_items(root, protocol)`."""
+    items = split_items(root, protocol) if items is None else items
     if split not in items: raise KeyError(f"protocol {protocol!r} has splits {sorted(items)}, not {split!r}")
     return LandmarkDataset(cap_faces(items[split], n, seed), preset, train=split == 'train', seed=seed, cache=cache)
 
-def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: int = 0, device=None) -> DataLoaders:
-    "fastai `DataLoaders`: train (a `StepDL`: batches by step, seeded, augmented on the device) and the protocol's validation split."
+def face_dataloaders(root=None, preset='smoke', protocol: str = 'cross', seed: int = 0, device=None,
+                     items: dict | None = None) -> DataLoaders:
+    """fastai `DataLoaders`: train (a `StepDL`: batches by step, seeded, augmented on the device) and the protocol's
+    validation split ('valid'; 'full' for the paper's protocol). `items`: as `face_dataset`'s (its 'train', 'valid')."""
     p = get_preset(preset)
-    valid = 'valid' if protocol == 'cross' else 'full'
-    tr = face_dataset(root, p, 'train', protocol, seed, p.n_train)
-    va = face_dataset(root, p, valid, protocol, seed, p.n_valid)
+    valid = 'full' if items is None and protocol == 'paper' else 'valid'
+    tr = face_dataset(root, p, 'train', protocol, seed, p.n_train, items=items)
+    va = face_dataset(root, p, valid, protocol, seed, p.n_valid, items=items)
     if p.num_workers: tr.preload(); va.preload()         # forked workers inherit the decoded faces
     device = default_device() if device is None else device
     kw = dict(bs=p.bs, num_workers=p.num_workers, device=device)

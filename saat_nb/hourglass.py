@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .data import FLIP_PERM
+from .landmarks import flip_perm
 
 # %% auto #0
 __all__ = ['DECODERS', 'conv_bn_relu', 'Bottleneck', 'Hourglass', 'auto_depth', 'HourglassNet', 'fold_batchnorm',
@@ -190,14 +190,13 @@ def decode_heatmaps(hm: torch.Tensor, method: str = 'argmax', in_size: int | Non
 
 # %% ../nbs/02_hourglass.ipynb #16f9c9c2
 def flip_heatmaps(hm: torch.Tensor) -> torch.Tensor:
-    "Mirror heatmaps of a mirrored face back: flip W and swap left/right channels, `(B,68,H,W) -> (B,68,H,W)`."
-    perm = torch.as_tensor(FLIP_PERM, device=hm.device)
-    if hm.shape[1] != len(perm): raise ValueError(f"flip_heatmaps needs {len(perm)} heatmaps, got {hm.shape[1]}")
+    "Mirror heatmaps of a mirrored face back: flip W and swap left/right channels of the K-point scheme, `(B,K,H,W) -> (B,K,H,W)`."
+    perm = torch.tensor(flip_perm(hm.shape[1]), device=hm.device)
     return hm.flip(-1)[:, perm]
 
 @torch.no_grad()
 def predict_landmarks(model: nn.Module, img: torch.Tensor, flip: bool = False, method: str = 'argmax') -> torch.Tensor:
-    "Landmarks of `(B,3,H,W)` images -> `(B,68,2)` (eval mode; `flip` averages with the mirrored image)."
+    "Landmarks of `(B,3,H,W)` images -> `(B,K,2)` (eval mode; `flip` averages with the mirrored image)."
     was = model.training; model.eval()
     try:
         hm = model(img)[-1].float()                               # fp32 decoding, also under bf16 autocast

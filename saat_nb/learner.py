@@ -318,7 +318,7 @@ def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: 
                         f"got {type(dls.train).__name__}")
     set_seed(seed)
     dev = dls.device if getattr(dls, 'device', None) is not None else default_device()
-    model = HourglassNet(p.stacks, p.width, p.size).to(dev)
+    model = HourglassNet(p.stacks, p.width, p.size, n_points=dls.train.n_points).to(dev)   # K from the data
     every = eval_every or p.eval_every
     cbs = [StepSchedule(p.steps, every, every, seed), LRDecay(p.lr_det, p.decay, p.decay_every, p.schedule, p.steps, p.pct_start)]
     if saat:

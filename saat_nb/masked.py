@@ -10,6 +10,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 from .core import data_root
 from .data import find_faces, read_pts, write_pts, present_subsets, load_face
+from .landmarks import WFLW98, WFLW98_TO_IBUG68
 
 # %% auto #0
 __all__ = ['COLOURS', 'TEXTURES', 'mask_polygon', 'random_style', 'mask_face', 'make_masked_300w', 'main']
@@ -20,8 +21,10 @@ COLOURS = {'surgical blue': (140, 190, 225), 'white': (236, 236, 232), 'black': 
 TEXTURES = ('plain', 'stripes', 'dots', 'noise')
 
 def mask_polygon(pts) -> np.ndarray:
-    "(68,2) landmarks -> (K,2) mask outline: jaw points 1..15 closed over the nose bridge."
+    "(68,2) landmarks (or WFLW's (98,2), reduced to their 68) -> (P,2) mask outline: jaw points 1..15 closed over the nose bridge."
     pts = np.asarray(pts, np.float64)
+    if len(pts) == WFLW98.n_points: pts = pts[WFLW98_TO_IBUG68]
+    if pts.shape != (68, 2): raise ValueError(f"mask_polygon: needs (68,2) or (98,2) landmarks, got {pts.shape}")
     top = 0.5 * (pts[28] + pts[29])                                   # nose bridge, above the nose tip
     lift = lambda j: pts[j] + 0.35 * (top - pts[j]) * np.array([1, 1.6])   # cheek corners, pulled up toward the eyes
     return np.concatenate([pts[1:16], [lift(15), 0.5 * (lift(15) + top), top, 0.5 * (lift(1) + top), lift(1)]])

@@ -11,32 +11,31 @@ from pathlib import Path
 import numpy as np
 import torch
 from .hourglass import predict_landmarks
+from .landmarks import SCHEMES, landmark_scheme
 
 # %% auto #0
-__all__ = ['OUTER_EYES', 'EYES', 'THRESHOLDS', 'nme', 'failure_rate', 'ced', 'auc', 'summarize', 'Results', 'results_from_points',
-           'concat_results', 'jsonable', 'save_results', 'load_results', 'metrics_table', 'evaluate_model',
-           'markdown_table', 'run_results']
+__all__ = ['THRESHOLDS', 'nme', 'failure_rate', 'ced', 'auc', 'summarize', 'Results', 'results_from_points', 'concat_results',
+           'jsonable', 'save_results', 'load_results', 'metrics_table', 'evaluate_model', 'markdown_table',
+           'run_results']
 
 # %% ../nbs/02a_metrics.ipynb #4c9d7e9b
-OUTER_EYES = (36, 45)                          # 0-based outer eye corners (points 37 and 46)
-EYES = (slice(36, 42), slice(42, 48))          # 0-based points of each eye (for the pupil centres)
-
 def _check_points(pred, gt):
-    "Both `(68,2)` or both `(B,68,2)`, same shape; raises a ValueError that says what is wrong."
+    "Both `(K,2)` or both `(B,K,2)`, same shape, K of a known scheme; raises a ValueError that says what is wrong."
     if tuple(pred.shape) != tuple(gt.shape):
         raise ValueError(f"nme: pred has shape {tuple(pred.shape)} but gt has {tuple(gt.shape)}")
-    if pred.ndim not in (2, 3) or pred.shape[-1] != 2 or pred.shape[-2] != 68:
-        raise ValueError(f"nme: expected (68,2) or (B,68,2) points, got {tuple(pred.shape)}")
+    if pred.ndim not in (2, 3) or pred.shape[-1] != 2 or pred.shape[-2] not in SCHEMES:
+        raise ValueError(f"nme: expected (K,2) or (B,K,2) points with K in {sorted(SCHEMES)}, got {tuple(pred.shape)}")
 
 def _normaliser(gt, norm):
-    "(B,68,2) -> (B,) distance that makes the error scale-free."
-    if norm == 'inter-ocular': a, b = gt[:, OUTER_EYES[0]], gt[:, OUTER_EYES[1]]
-    elif norm == 'inter-pupil': a, b = gt[:, EYES[0]].mean(1), gt[:, EYES[1]].mean(1)
+    "(B,K,2) -> (B,) distance that makes the error scale-free: between the scheme's outer eye corners, or its pupils."
+    s = landmark_scheme(gt.shape[-2])
+    if norm == 'inter-ocular': a, b = gt[:, s.outer_eyes[0]], gt[:, s.outer_eyes[1]]
+    elif norm == 'inter-pupil': a, b = gt[:, list(s.eyes[0])].mean(1), gt[:, list(s.eyes[1])].mean(1)
     else: raise ValueError(f"nme: unknown norm {norm!r}; use 'inter-ocular' or 'inter-pupil'")
     return ((a - b) ** 2).sum(-1) ** 0.5
 
 def nme(pred, gt, norm: str = 'inter-ocular'):
-    "Per-face NME as a fraction: `(B,68,2),(B,68,2) -> (B,)` (or `(68,2) -> ()`); numpy in, numpy out; torch in, torch out."
+    "Per-face NME as a fraction: `(B,K,2),(B,K,2) -> (B,)` (or `(K,2) -> ()`); numpy in, numpy out; torch in, torch out."
     is_torch = isinstance(pred, torch.Tensor) or isinstance(gt, torch.Tensor)
     if is_torch:
         pred, gt = torch.as_tensor(pred), torch.as_tensor(gt)
@@ -85,7 +84,7 @@ def summarize(nmes, flip: bool = False, method: str = 'argmax') -> dict:
 
 @dataclass
 class Results:
-    "Per-face evaluation of one model on one split: `nme (N,)`, `pred (N,68,2)`, `gt (N,68,2)`, `names (N,)`."
+    "Per-face evaluation of one model on one split: `nme (N,)`, `pred (N,K,2)`, `gt (N,K,2)`, `names (N,)`."
     nme: np.ndarray
     pred: np.ndarray
     gt: np.ndarray
@@ -99,7 +98,8 @@ class Results:
         self.nme, self.pred, self.gt = (np.asarray(a, dtype=np.float64) for a in (self.nme, self.pred, self.gt))
         self.names = np.asarray([str(n) for n in self.names])
         n = len(self.nme)
-        if not (self.pred.shape == self.gt.shape == (n, 68, 2) and self.names.shape == (n,)):
+        if not (self.pred.shape == self.gt.shape and self.pred.ndim == 3 and self.pred.shape[0] == n
+                and self.pred.shape[1] in SCHEMES and self.pred.shape[2] == 2 and self.names.shape == (n,)):
             raise ValueError(f"Results({self.split!r}): inconsistent shapes nme {self.nme.shape}, pred {self.pred.shape}, "
                              f"gt {self.gt.shape}, names {self.names.shape}")
 
@@ -107,7 +107,7 @@ class Results:
     def summary(self) -> dict: return {'split': self.split, **summarize(self.nme, self.flip, self.method), **self.meta}
 
 def results_from_points(pred, gt, names=None, split='test', flip=False, method='argmax', meta=None) -> Results:
-    "Build `Results` from `(N,68,2)` predictions and ground truth (NME computed here)."
+    "Build `Results` from `(N,K,2)` predictions and ground truth (NME computed here)."
     pred = np.asarray(pred.detach().cpu() if isinstance(pred, torch.Tensor) else pred, dtype=np.float64)
     gt = np.asarray(gt.detach().cpu() if isinstance(gt, torch.Tensor) else gt, dtype=np.float64)
     names = [f'{split}_{i:04d}' for i in range(len(pred))] if names is None else names
@@ -174,7 +174,7 @@ def _names_of(data, n: int) -> list:
 
 def evaluate_model(model, data, flip: bool = False, method: str = 'argmax', device=None, progress: bool = True,
                    split: str = 'test', meta: dict | None = None, bs: int = 16) -> Results:
-    "Score `model` on a dataset or loader of `(img (B,3,S,S), heatmaps, pts (B,68,2))` -> `Results`."
+    "Score `model` on a dataset or loader of `(img (B,3,S,S), heatmaps, pts (B,K,2))` -> `Results`."
     if device is None: device = next(model.parameters()).device
     loader = data if hasattr(data, '__iter__') and not isinstance(data, torch.utils.data.Dataset) else \
         torch.utils.data.DataLoader(data, batch_size=bs, shuffle=False)

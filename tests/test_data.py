@@ -4,10 +4,12 @@ from pathlib import Path
 from hypothesis import given, settings, strategies as st
 from PIL import Image
 from saat_nb.core import get_preset
-from saat_nb.data import (read_pts, write_pts, PtsError, DatasetError, FLIP_PERM, find_faces, scan_dataset, ScanReport, Problem,
+from saat_nb.landmarks import flip_perm
+from saat_nb.data import (read_pts, write_pts, PtsError, DatasetError, find_faces, scan_dataset, ScanReport, Problem,
                           split_items, missing_subsets, crop_face, render_heatmaps, LandmarkDataset,
                           face_dataloaders, face_dataset, augment_params)
 
+FLIP_PERM = flip_perm(68)
 PTS = np.random.default_rng(0).uniform(0, 300, (68, 2)).astype(np.float32)
 
 def _write(path, text): Path(path).write_text(text); return Path(path)

@@ -106,7 +106,9 @@ def test_concat_and_table(tmp_path):
     assert t.loc[('base', 'full'), 'nme'] == pytest.approx(5) and t.loc[('fromdisk', 'common'), 'nme'] == pytest.approx(10)
 
 # --- flip, evaluate_model, corruptions, figures -------------------------------------------------------------
-from saat_nb.data import FLIP_PERM, render_heatmaps, face_dataset
+from saat_nb.data import render_heatmaps, face_dataset
+from saat_nb.landmarks import flip_perm
+FLIP_PERM = flip_perm(68)
 from saat_nb.hourglass import predict_landmarks, HourglassNet
 from saat_nb.metrics import evaluate_model
 from saat_nb.robustness import corrupt, CORRUPTIONS, robustness_report, plot_robustness

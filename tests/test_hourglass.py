@@ -1,7 +1,9 @@
 import numpy as np, pytest, torch
 from saat_nb.hourglass import (HourglassNet, Bottleneck, auto_depth, decode_heatmaps, flip_heatmaps,
                                predict_landmarks, count_params)
-from saat_nb.data import FLIP_PERM, render_heatmaps
+from saat_nb.data import render_heatmaps
+from saat_nb.landmarks import flip_perm
+FLIP_PERM = flip_perm(68)
 
 
 def bn(c): return 2 * c
@@ -110,7 +112,7 @@ def test_flip_averaging_is_mirror_consistent():
     net.train()
     p, pm = predict_landmarks(net, x, flip=True)[0], predict_landmarks(net, x.flip(-1), flip=True)[0]
     assert net.training                                      # mode restored
-    q = pm[torch.as_tensor(FLIP_PERM)].clone(); q[:, 0] = 63 - q[:, 0]
+    q = pm[torch.tensor(FLIP_PERM)].clone(); q[:, 0] = 63 - q[:, 0]
     assert (q - p).abs().max() <= 0.5 + 1e-6
     assert not torch.equal(predict_landmarks(net, x), predict_landmarks(net, x.flip(-1)))
 

@@ -122,5 +122,6 @@ def plot_scheme(pts, ax=None, title: str = '', pairs: bool = True):
     if pairs:
         for a, b in s.mirror_pairs: ax.plot(*pts[[a, b]].T, '-', c='tab:purple', lw=0.3, alpha=0.5)
     ax.scatter(*pts.T, s=10, c=np.where(side > 0, 'tab:blue', np.where(side < 0, 'tab:red', 'k')), zorder=3)
-    ax.set_title(title or f"{s.name}: {s.n_points} points"); ax.set_aspect('equal'); ax.invert_yaxis(); ax.axis('off')
+    ax.set_title(title or f"{s.name}: {s.n_points} points", fontsize=9); ax.set_aspect('equal'); ax.axis('off')
+    if not ax.yaxis_inverted(): ax.invert_yaxis()                   # image coordinates: y down
     return ax

@@ -6,7 +6,8 @@
 from __future__ import annotations
 
 # %% auto #0
-__all__ = ['PAPER_SPLITS', 'PAPER_NME', 'PAPER_ROWS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'paper_full', 'paper_ablation']
+__all__ = ['PAPER_SPLITS', 'PAPER_NME', 'PAPER_ROWS', 'PAPER_ABLATIONS', 'PAPER_FLUCTUATION', 'PAPER_BENCHMARKS', 'paper_full',
+           'paper_ablation', 'paper_benchmark']
 
 # %% ../nbs/00a_paper.ipynb #6d926c97
 PAPER_SPLITS = ('challenging', 'common', 'full')
@@ -39,3 +40,19 @@ def paper_ablation(row: str) -> tuple[str, float]:
 
 # %% ../nbs/00a_paper.ipynb #ad8e3fbe
 PAPER_FLUCTUATION = {'baseline': ('HG*1', 5.56, 6.82), 'saat': ('HG*1+SAAT', 5.26, 6.77)}   # (row, min, max) NME %
+
+# %% ../nbs/00a_paper.ipynb #f82ea7eb
+PAPER_BENCHMARKS = {   # protocol -> (table, columns, {paper row: numbers in those columns})
+    '300vw': ('Table 2', ('cat1', 'cat2', 'cat3'),                         # NME %, trained on 300W + 300VW
+              {'HG*1 (baseline-2)': (4.01, 4.12, 6.67), 'HG*1+SAAT': (3.46, 3.41, 5.23)}),
+    'wflw': ('Table 3', ('nme', 'fr@0.10', 'auc@0.10'),                  # WFLW test set, 98 points
+             {'HG*1+SAAT': (5.37, 7.31, 0.5201), 'HG*2+SAAT': (5.11, 5.63, 0.5633)}),
+    'cofw68': ('Table 4', ('nme', 'fr@0.10'),                             # trained on 300W, tested on COFW68
+               {'HG*1+SAAT': (4.61, 1.58)}),
+}
+
+def paper_benchmark(protocol: str) -> tuple[str, tuple, dict]:
+    "(table, columns, {our run kind ('baseline'/'saat'): numbers}) of a benchmark; kinds the paper has no row for are absent."
+    if protocol not in PAPER_BENCHMARKS: raise KeyError(f"paper_benchmark: no paper table for {protocol!r}; have {sorted(PAPER_BENCHMARKS)}")
+    table, cols, rows = PAPER_BENCHMARKS[protocol]
+    return table, cols, {k: rows[r] for k, r in PAPER_ROWS.items() if r in rows}

@@ -24,13 +24,14 @@ from .evaluate import plot_ced, save_figure
 
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', 'FLUCTUATION_WINDOW', 'ABLATION_COLUMNS',
-           'run_folder_name', 'stage_runs', 'preset_overrides', 'preset_param', 'preset_identity', 'preset_mismatch',
-           'file_digest', 'stage_hash', 'marker_done', 'mark_done', 'train_precision', 'precision_check',
-           'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress', 'train_run_nb', 'training_queue',
-           'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage',
-           'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds', 'figures_stage', 'compare_seeds',
-           'paired_words', 'verdict', 'gather', 'ablation_verdict', 'results_markdown', 'check_data', 'reproduce',
-           'main', 'summary_figure']
+           'PROTOCOLS', 'MAIN_SPLIT', 'run_folder_name', 'stage_runs', 'preset_overrides', 'preset_param',
+           'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash', 'marker_done', 'mark_done',
+           'train_precision', 'precision_check', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress',
+           'train_run_nb', 'training_queue', 'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run',
+           'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds',
+           'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
+           'results_markdown', 'score_runs', 'benchmark_table', 'benchmark_markdown', 'reproduce_benchmark',
+           'check_data', 'reproduce', 'main', 'summary_figure']
 
 # %% ../nbs/10_reproduce.ipynb #2b66dd49
 STAGES = ('baseline', 'saat', 'evaluate', 'ablations', 'figures')
@@ -194,9 +195,11 @@ def execute(nb: Path, out_nb: Path, params: dict, kernel: str = 'saat_nb'):
     return out_nb
 
 def train_kwargs(params: dict) -> dict:
-    "06b_train's parameters (SAAT, SEED and the switches, spelt as `train_run` spells them) -> `train_run` keywords."
+    """06b_train's parameters (SAAT, SEED, the switches spelt as `train_run` spells them, a benchmark's PROTOCOL and
+    DATA300W) -> `train_run` keywords."""
     switches = {k: params[k] for k in (*ABLATION_DEFAULTS, 'update_order') if k in params}
-    return dict(saat=bool(params['SAAT']), seed=int(params['SEED']), **switches)
+    bench = {k.lower(): params[k] for k in ('PROTOCOL', 'DATA300W') if k in params}
+    return dict(saat=bool(params['SAAT']), seed=int(params['SEED']), **switches, **bench)
 
 def _last_step(run_dir) -> int:
     "The step of the last row of `run_dir/log.csv` (0 when there is none): how far a run has come."
@@ -355,10 +358,10 @@ def training_queue(stages, seeds, ablations=None, ablation_seeds: int = ABLATION
     return sorted(todo, key=lambda t: (t[0] == 'ablations', not t[2]['SAAT'], seed(t[1])))
 
 def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, kernel: str = 'saat_nb', ablations=None,
-                 jobs: int = 1, retrain: bool = False, ablation_seeds: int = ABLATION_SEEDS) -> dict:
+                 jobs: int = 1, retrain: bool = False, ablation_seeds: int = ABLATION_SEEDS, extra: dict | None = None) -> dict:
     """All training runs of `stages`, `jobs` at a time (each its own papermill kernel with cores/jobs threads).
-    Queue order: `training_queue`."""
-    todo = training_queue(stages, seeds, ablations, ablation_seeds)
+    Queue order: `training_queue`. `extra`: more 06b_train parameters for every run (a benchmark's `PROTOCOL`)."""
+    todo = [(st, n, {**prm, **(extra or {})}) for st, n, prm in training_queue(stages, seeds, ablations, ablation_seeds)]
     states = {name: run_state(root / name) for _, name, _ in todo}
     bad = {n: s.why for n, s in states.items() if s.state == 'broken'}
     if bad and not retrain:
@@ -892,6 +895,132 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
                   'pipeline. The real run is `saat-reproduce --preset cpu`.**', '']
     return '\n'.join(lines)
 
+# %% ../nbs/10_reproduce.ipynb #666ea691
+from .benchmarks import BENCHMARKS, MissingData, benchmark, benchmark_items, vw300_absent
+from .data import face_dataset
+from .paper import PAPER_ROWS, paper_benchmark
+
+PROTOCOLS = ('cross', *BENCHMARKS)   # --protocol: 'cross' is the 300W reproduction above
+MAIN_SPLIT = {'wflw': 'test', 'cofw68': 'test', '300vw': 'cat3'}   # the CED figure's split (300VW: the hardest category)
+
+def score_runs(protocol: str, p: Preset, items: dict, src: dict, root: Path) -> dict:
+    """COFW68: each finished 300W run of `src` {name: folder} scored on `items`' splits into `root/<name>/`
+    (`results_<split>.npz`, `metrics.json`); skipped when done for the same weights and faces."""
+    out = {}
+    for name, d in src.items():
+        w, dst = run_weights(d), root / name
+        faces = {s: [f.name for f in items[s]] for s in benchmark(protocol).eval_splits}
+        h = stage_hash(weights=w, faces=faces, preset={k: v for k, v in p.to_dict().items() if k not in MACHINERY})
+        if marker_done(dst, 'score', h):
+            _log(f"{protocol}/{name}: skipped: done"); out[name] = dst; continue
+        t0 = time.time()
+        model, ck = load_detector(w)
+        seed = int(name.rsplit('_s', 1)[1])
+        for s in benchmark(protocol).eval_splits:
+            ds = face_dataset(None, p, s, seed=seed, n=p.n_valid, items=items)
+            save_results(dst, evaluate_model(model, ds, split=s, progress=False, bs=p.bs,
+                                             meta={'run': name, 'seed': seed, 'step': int(ck.get('step', 0)),
+                                                   'detector': str(w), 'protocol': protocol}))
+        mark_done(dst, 'score', h); _wrote(dst / 'metrics.json'); out[name] = dst
+        _log(f"{protocol}/{name}: scored {os.path.relpath(w, root.parent)} on {', '.join(faces)}", t0)
+    return out
+
+def benchmark_table(protocol: str, runs: dict, seeds) -> list[dict]:
+    "Rows of results.md: ours per kind (mean over `seeds`, with each seed's numbers) beside the paper's table."
+    table, cols, paper = paper_benchmark(protocol)
+    b, rows = benchmark(protocol), []
+    for kind in ('baseline', 'saat'):
+        per = [json.loads((runs[run_folder_name(kind, s)] / 'metrics.json').read_text()) for s in seeds
+               if run_folder_name(kind, s) in runs]
+        if not per: continue
+        row = {'row': f'ours {kind} ({len(per)} seed{"s" * (len(per) > 1)})'}
+        for s in b.eval_splits:   # NME on every split; FR and AUC on the test set, as Tables 3 and 4 report them
+            for m in ('nme', 'fr@0.10', 'auc@0.10') if s == 'test' else ('nme',):
+                v = [x[s][m] for x in per]
+                row[f'{s} {m}'] = float(np.mean(v))
+                if m == 'nme' and len(v) > 1: row[f'{s} nme spread'] = float(np.max(v) - np.min(v))
+        rows.append(row)
+    for kind, vals in paper.items():
+        rows.append({'row': f'paper {PAPER_ROWS[kind]} ({table})', **dict(zip(_paper_keys(protocol, cols), vals))})
+    return rows
+
+def _paper_keys(protocol: str, cols) -> list[str]:
+    "The paper's columns as our row keys: WFLW's and COFW68's are the test split's metrics, 300VW's the categories' NME."
+    return [f'{c} nme' for c in cols] if protocol == '300vw' else [f'test {c}' for c in cols]
+
+def benchmark_markdown(res: dict) -> str:
+    "results.md of a benchmark: how it was made, what is missing from the copy, ours beside the paper, the figure."
+    b = benchmark(res['protocol'])
+    lines = [f"# {b.title}: {res['preset']} preset", '',
+             f"Made by `{res['command']}` on {res['machine']} ({res['threads']} threads), {res['when']}.",
+             f"Data: `{res['data']}`" + (f"; 300W: `{res['data300w']}`" if res.get('data300w') else '') + '.', '']
+    if res.get('absent'): lines += [f"**Partial copy**: {res['absent']}", '']
+    if res['preset'] == 'smoke': lines += ["**Smoke preset: these numbers mean nothing**; they check the pipeline.", '']
+    lines += ['NME and FR in %, AUC a fraction (inter-ocular NME: ' +
+              ('outer eye corners 60 and 72 of 98' if b.scheme.n_points == 98 else 'outer eye corners 36 and 45') + ').', '',
+              'Faces scored: ' + ', '.join(f'{s} {n}' for s, n in res['faces'].items()) + '.', '',
+              markdown_table(res['rows']), '', f"![CED]({res['figure']})", '']
+    if not b.trains: lines += ["The detectors are the 300W-trained runs of this preset (`../<run>/`), scored here on "
+                               "COFW68 (the paper's cross-dataset setting, Table 4).", '']
+    return '\n'.join(lines)
+
+def reproduce_benchmark(protocol: str, preset='cpu', data=None, out='outputs', seeds=(0,), nbs=None, kernel='saat_nb',
+                        command: str = '', jobs: int = 1, retrain: bool = False, data300w=None) -> dict:
+    """`saat-reproduce --protocol NAME`: check the benchmark's data (one screen of what is missing, before any work),
+    train (WFLW, 300VW) or score (COFW68: the 300W runs) baseline and SAAT per seed, and write
+    `OUT/<preset>/<NAME>/results.md`, `results.json` and the CED figure -> the results dict."""
+    p, b, seeds = get_preset(preset), benchmark(protocol), [int(s) for s in seeds]
+    if not seeds: raise ValueError("give at least one seed")
+    given300 = str(data300w) if data300w is not None else os.environ.get('SAAT_DATA')
+    if b.needs_300w: check_data(data300w, ('train', 'valid'))       # 300VW trains on 300W's faces too
+    items = benchmark_items(protocol, data, data300w)             # MissingData: one screen, nothing done
+    data = Path(data).expanduser().resolve()
+    root = (Path(out) / p.name / protocol).resolve()
+    t_all = time.time()
+    command = command or f"saat-reproduce --protocol {protocol} --preset {p.name} --data {data} --seeds {' '.join(map(str, seeds))}"
+    with FolderLock(root, 'output folder'):
+        _WRITTEN.clear(); _TRAINED.clear()
+        names = [run_folder_name(k, s) for s in seeds for k in ('baseline', 'saat')]
+        if b.trains:
+            extra = dict(PROTOCOL=protocol, **({'DATA300W': str(data_root(data300w).resolve())} if b.needs_300w else {}))
+            _log(f"{protocol}: train baseline + saat for seed(s) {seeds} on {data} ...")
+            runs = train_stages(('baseline', 'saat'), p, data, root, seeds, notebooks_dir(nbs), kernel, jobs=jobs,
+                                retrain=retrain, extra=extra)
+        else:
+            cross = (Path(out) / p.name).resolve()
+            todo = [n for n in names if not run_state(cross / n).done]
+            if todo:
+                _log(f"{protocol}: the 300W runs {', '.join(todo)} are not trained under {cross}: training them first ...")
+                w300 = check_data(data300w, ('train', 'valid', 'test')).resolve()
+                with FolderLock(cross, 'output folder'):
+                    train_stages(('baseline', 'saat'), p, w300, cross, seeds, notebooks_dir(nbs), kernel, jobs=jobs)
+            runs = score_runs(protocol, p, items, {n: cross / n for n in names}, root)
+        main = MAIN_SPLIT[protocol]
+        fig_f = root / 'figures' / f'ced_{main}.png'
+        before = file_digest(fig_f)
+        import matplotlib.pyplot as plt
+        fig, ax = plt.subplots(figsize=(6, 4))
+        plot_ced({n: runs[n] for n in names}, split=main, ax=ax, title=f'{b.title}: CED on {main} ({p.name} preset)')
+        save_figure(fig, fig_f, close=True)
+        if file_digest(fig_f) != before: _wrote(fig_f)
+        src = (root if b.trains else (Path(out) / p.name).resolve()) / names[-1]      # a run folder says its machine
+        info = json.loads((src / 'run.json').read_text()) if (src / 'run.json').is_file() else {}
+        mach = info.get('machine') or {}
+        absent = {s: v for s, v in vw300_absent(data).items() if v} if protocol == '300vw' else {}
+        res = {'protocol': protocol, 'preset': p.name, 'seeds': seeds, 'command': command, 'data': str(data),
+               'data300w': given300 if b.needs_300w else None,
+               'machine': mach.get('cpu_model') or mach.get('node') or 'this machine',
+               'threads': mach.get('threads', '?'), 'when': time.strftime('%Y-%m-%d'),
+               'absent': '; '.join(f"{len(v)} {s} video(s) not in this copy ({', '.join(v[:6])}{', ...' if len(v) > 6 else ''})"
+                                   for s, v in absent.items()),
+               'faces': {s: len(items[s]) for s in b.eval_splits},
+               'rows': benchmark_table(protocol, runs, seeds), 'figure': os.path.relpath(fig_f, root)}
+        for f, text in ((root / 'results.json', json.dumps(res, indent=1) + '\n'), (root / 'results.md', benchmark_markdown(res))):
+            if write_if_changed(f, text): _wrote(f)
+        _log(f"results: {root / 'results.md'}", t_all)
+        _log(f"trained: {', '.join(_TRAINED) or 'nothing'}; rewrote: {', '.join(os.path.relpath(f, root) for f in _WRITTEN) or 'nothing'}")
+    return res
+
 # %% ../nbs/10_reproduce.ipynb #31d4425d
 def check_data(data, splits=('train', 'valid', 'test')) -> Path:
     """The 300W root, scanned (`data.check_splits`) on every split of the cross protocol that `splits` names;
@@ -983,7 +1112,13 @@ def main(argv=None) -> int:
                "the real run is --preset cpu. Exit status: 0 done; 2 bad data or arguments, "
                "another process on the folder, or a run folder that cannot be trusted.")
     ap.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'paper'])
-    ap.add_argument('--data', default=None, help='300W root (default: $SAAT_DATA)')
+    ap.add_argument('--protocol', default='cross', choices=list(PROTOCOLS),
+                    help="'cross' (default): the 300W reproduction; 'wflw', 'cofw68', '300vw': one of the paper's other "
+                    "benchmarks (--data its release root; see 01c) into OUT/<preset>/<protocol>/")
+    ap.add_argument('--data', default=None, help='300W root (default: $SAAT_DATA); with --protocol, that benchmark\'s root')
+    ap.add_argument('--data300w', default=None,
+                    help="the 300W root the benchmarks also read: 300VW trains on it, COFW68 trains its 300W runs on it "
+                    "when they are missing (default: $SAAT_DATA)")
     ap.add_argument('--out', default='outputs', help='runs go to OUT/<preset>/<run>/ (default: outputs)')
     ap.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2, 3, 4],
                     help='baseline and SAAT per seed (default: five)')
@@ -1008,8 +1143,22 @@ def main(argv=None) -> int:
     a = ap.parse_args(argv)
     cmd = 'saat-reproduce ' + ' '.join(shlex.quote(x) for x in (sys.argv[1:] if argv is None else argv))
     try:
-        reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain,
-                  not a.no_verify, a.ablation_seeds)
+        if a.protocol != 'cross':
+            if a.ablations or a.stages != list(STAGES):
+                print(f"saat-reproduce: --protocol {a.protocol} runs its own stages (train or score, then results); "
+                      "--stages and --ablations apply to the 300W reproduction only", file=sys.stderr)
+                return 2
+            if a.data is None:
+                print(f"saat-reproduce: --protocol {a.protocol} needs --data DIR, the root of its release "
+                      f"({benchmark(a.protocol).get})", file=sys.stderr)
+                return 2
+            reproduce_benchmark(a.protocol, a.preset, a.data, a.out, a.seeds, a.nbs, a.kernel, cmd, a.jobs, a.retrain, a.data300w)
+        else:
+            reproduce(a.preset, a.data, a.out, a.seeds, a.stages, a.nbs, a.kernel, cmd, a.ablations, a.jobs, a.retrain,
+                      not a.no_verify, a.ablation_seeds)
+    except MissingData as e:      # no (or not all of the) benchmark's release: the one screen of what is missing
+        print(e, file=sys.stderr)
+        return 2
     except (FolderLocked, RunBroken, DatasetError, ValueError) as e:
         print(f"saat-reproduce: error: {e}", file=sys.stderr)
         return 2

@@ -173,8 +173,9 @@ def run_weights(run_dir) -> Path | None:
     "The trained detector of a run folder: `final.pth` (full checkpoint) else `detector.pth` (weights only), else None."
     return next((Path(run_dir) / f for f in ('final.pth', 'detector.pth') if (Path(run_dir) / f).is_file()), None)
 
-def run_state(run_dir, splits=EVAL_SPLITS) -> RunState:
-    "What `run_dir` holds -> `RunState` (see the table above); reads `run.json`, `metrics.json` and which files exist."
+def run_state(run_dir, splits=None) -> RunState:
+    """What `run_dir` holds -> `RunState` (see the table above); reads `run.json`, `metrics.json` and which files exist.
+    `splits`: the evaluations a finished run has; default: its own (a benchmark run's `config.eval_splits`, else `EVAL_SPLITS`)."""
     d = Path(run_dir); rj = d / 'run.json'
     fix = f"delete {d} to start it again, or pass --retrain to saat-reproduce"
     if not rj.is_file():
@@ -184,6 +185,7 @@ def run_state(run_dir, splits=EVAL_SPLITS) -> RunState:
     try: info = json.loads(rj.read_text()); status = info['status']
     except Exception as e: return RunState('broken', f"run.json is unreadable ({type(e).__name__}: {e}): {fix}")
     weights = run_weights(d)
+    if splits is None: splits = tuple((info.get('config') or {}).get('eval_splits') or EVAL_SPLITS)
     trained = status in ('trained', 'done') or (status == 'running' and (d / 'final.pth').is_file())
     if not trained:
         ck = d / 'checkpoint.pth'

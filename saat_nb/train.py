@@ -22,6 +22,7 @@ from .metrics import evaluate_model, save_results
 from .checkpoint import checkpoint_dict, save_checkpoint, load_checkpoint, restore_checkpoint
 from .learner import make_learner
 from .distributed import distributed
+from .benchmarks import benchmark, benchmark_items
 
 # %% auto #0
 __all__ = ['RunLog', 'Checkpointer', 'fit_steps', 'train_run', 'main']
@@ -67,26 +68,33 @@ def fit_steps(learn, ckpt_every: int | None = None, run_dir=None, cbs=None):
 
 
 # %% ../nbs/06b_train.ipynb #c0ffee66
-def _evaluate_splits(model, out: Path, p: Preset, root: Path, seed: int, splits, meta: dict, progress: bool = True):
-    "Score `model` on each of `splits` of the cross protocol -> `results_<split>.npz` + `metrics.json` in `out`."
+def _evaluate_splits(model, out: Path, p: Preset, root: Path, seed: int, splits, meta: dict, progress: bool = True,
+                     items: dict | None = None):
+    "Score `model` on each of `splits` of the cross protocol (or of a benchmark's `items`) -> `results_<split>.npz` + `metrics.json` in `out`."
     for split in splits:
-        ds = face_dataset(root, p, split, 'cross', seed, p.n_valid)
+        ds = face_dataset(root, p, split, 'cross', seed, p.n_valid, items=items)
         save_results(out, evaluate_model(model, ds, split=split, progress=progress, bs=p.bs,
                                          meta={**meta, 'threads': torch.get_num_threads()}))
 
 def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = True, seed: int = 0, resume: bool = True,
               update_order: str = 'paper', ckpt_every: int | None = None, cbs=None, progress: bool = True, check_data: bool = True,
-              **ablation) -> Path:
+              protocol: str = 'cross', data300w=None, **ablation) -> Path:
     """Train one baseline/SAAT run into a run folder (DEVELOPERS.md layout) and return the folder. What it does
     is decided by `run_state`: `done` is left alone, `evaluating` gets only its missing evaluations, `training`
     resumes, `broken` is an error that says what to do."""
     p = get_preset(preset)
-    root = data_root(data)
+    bench = None if protocol == 'cross' else benchmark(protocol)
+    if bench is not None and not bench.trains:
+        raise ValueError(f"train_run: {protocol} trains no detector of its own: it scores the cross protocol's "
+                         f"300W-trained runs (saat-reproduce --protocol {protocol})")
+    root = data_root(data) if bench is None else Path(data or '.').expanduser()
+    splits = EVAL_SPLITS if bench is None else bench.eval_splits
     ab = ablation_config(p, **ablation)
     if not saat and ablation: print(f"train_run: baseline run, ablation switches {sorted(ablation)} have no effect")
     ckpt_every = ckpt_every or p.eval_every
     out = Path(out) if out is not None else Path('outputs') / p.name / run_name(saat, seed, ablation)
     cfg = run_config(p, saat, seed, ab, update_order, ckpt_every, root)
+    if bench is not None: cfg.update(protocol=protocol, eval_splits=list(splits))
     main_proc = rank_distrib() == 0
     with (FolderLock(out, 'run folder') if main_proc else ExitStack()):
         if main_proc:
@@ -98,14 +106,15 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
             if diff: raise FileExistsError(f"{out} holds a run with another config (differs in {diff}); choose another out folder")
         if st.state == 'done': print(f"train_run: {out} is done ({st.why}), skipping"); return out
         meta = {'run': out.name, 'saat': bool(saat), 'seed': int(seed)}
-        if check_data and main_proc:   # every split this call reads, before any work: one screen listing every bad file
+        if check_data and main_proc and bench is None:   # every split this call reads, before any work: one screen listing every bad file
             check_splits(root, 'cross', st.todo if st.state == 'evaluating' else ('train', *EVAL_SPLITS)).raise_if_bad()
+        items = None if bench is None else benchmark_items(protocol, root, data300w, prog='train_run')   # checks first
         if st.state == 'evaluating':
             if not main_proc: return out
             from saat_nb.checkpoint import load_detector
             model, ck = load_detector(st.weights)
             print(f"train_run: {out} is trained; evaluating {', '.join(st.todo)} with {st.weights.name}")
-            _evaluate_splits(model, out, p, root, seed, st.todo, {**meta, 'step': int(ck['step'])}, progress)
+            _evaluate_splits(model, out, p, root, seed, st.todo, {**meta, 'step': int(ck['step'])}, progress, items)
             info = read_run_json(rj); info.update(status='done'); write_if_changed(rj, json.dumps(info, indent=1))
             return out
         prev = read_run_json(rj).get('precision') if st.state == 'training' else None   # before run.json is rewritten
@@ -114,7 +123,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         info = {'config': cfg, 'machine': machine_info(), 'processes': max(num_distrib(), 1), 'command': cmd,
                 'started': time.strftime('%Y-%m-%d %H:%M:%S')}
         if main_proc: write_if_changed(rj, json.dumps({**info, 'status': 'running'}, indent=1))
-        dls = face_dataloaders(root, p, 'cross', seed)
+        dls = face_dataloaders(root, p, 'cross', seed, items=items)
         learn = make_learner(dls, p, saat, seed, update_order, **ab)
         # how this run computes: bf16 and fp32 runs differ several-fold in speed and in their arithmetic
         info.update(precision=learn.amp.precision, precision_why=learn.amp.why)
@@ -133,7 +142,7 @@ def train_run(preset: Preset | str = 'smoke', data=None, out=None, saat: bool = 
         save_atomic(checkpoint_dict(learn), out / 'final.pth')
         info.update(steps=int(learn.step), wall_s=time.time() - t0)
         write_if_changed(rj, json.dumps({**info, 'status': 'trained'}, indent=1))   # killed from here on: `evaluating`
-        _evaluate_splits(learn.model, out, p, root, seed, EVAL_SPLITS, {**meta, 'step': int(learn.step)}, progress)
+        _evaluate_splits(learn.model, out, p, root, seed, splits, {**meta, 'step': int(learn.step)}, progress, items)
         write_if_changed(rj, json.dumps({**info, 'status': 'done'}, indent=1))
     return out
 
@@ -153,6 +162,9 @@ def main(argv=None) -> Path:
     ap.add_argument('--ckpt-every', type=int, default=None); ap.add_argument('--no-resume', action='store_true')
     ap.add_argument('--amp', action='store_true', help='mixed precision (bf16 autocast where the CPU/GPU has bf16 units; Preset.amp)')
     ap.add_argument('--channels-last', action='store_true', help='NHWC weights (Preset.channels_last)')
+    ap.add_argument('--protocol', default='cross', choices=['cross', 'wflw', '300vw'],
+                    help="'cross': 300W (default); 'wflw', '300vw': a benchmark of 01c, --data its root")
+    ap.add_argument('--data300w', default=None, help="the 300W root --protocol 300vw also trains on (default: $SAAT_DATA)")
     a = ap.parse_args(argv)
     over = {'steps': a.steps} if a.steps else {}
     if a.amp: over['amp'] = True
@@ -161,7 +173,7 @@ def main(argv=None) -> Path:
     ab = {k: getattr(a, k) for k in ABLATION_DEFAULTS if getattr(a, k) != ABLATION_DEFAULTS[k]}
     try:
         out = train_run(p, a.data, a.out, saat=not a.baseline, seed=a.seed, resume=not a.no_resume, update_order=a.update_order,
-                        ckpt_every=a.ckpt_every, **ab)
+                        ckpt_every=a.ckpt_every, protocol=a.protocol, data300w=a.data300w, **ab)
     except (FolderLocked, RunBroken, FileExistsError, FileNotFoundError, DatasetError) as e:   # bad data, a busy or untrustworthy folder: exit 2
         print(f"python -m saat_nb.train: error: {e}", file=sys.stderr); raise SystemExit(2)
     print(out); return out

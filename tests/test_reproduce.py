@@ -202,7 +202,7 @@ def test_whole_preset_crosses_papermill(data_dir, tmp_path):
 
 
 def test_every_ablation_switch_crosses_into_06():
-    "Each of 06b_train's ablation parameters maps to a train_run keyword, adv_bn included, and none is dropped."
+    "Each of 06b_train's parameters (the ablation switches, adv_bn, a benchmark's protocol) maps to a train_run keyword, none dropped."
     import nbformat
     from saat_nb.reproduce import train_kwargs
     from saat_nb.runs import ABLATION_DEFAULTS
@@ -211,6 +211,75 @@ def test_every_ablation_switch_crosses_into_06():
     names = [l.split('=')[0].strip() for l in cell.source.splitlines() if '=' in l and not l.startswith('#')]
     params = {n: object() for n in names if n not in ('PRESET', 'DATA', 'OUT', 'SEED', 'SAAT')}
     kw = train_kwargs({'SAAT': True, 'SEED': 0, **params})
-    assert set(kw) - {'saat', 'seed'} == {*ABLATION_DEFAULTS, 'update_order'}, (sorted(params), sorted(kw))
-    assert set(params) == {*ABLATION_DEFAULTS, 'update_order'}     # one spelling: the parameters are train_run's keywords
+    assert set(kw) - {'saat', 'seed'} == {*ABLATION_DEFAULTS, 'update_order', 'protocol', 'data300w'}, (sorted(params), sorted(kw))
+    assert set(params) == {*ABLATION_DEFAULTS, 'update_order', 'PROTOCOL', 'DATA300W'}   # one spelling: train_run's keywords (upper case: papermill's data params)
     assert train_kwargs({'SAAT': True, 'SEED': 1, 'adv_bn': 'keep'})['adv_bn'] == 'keep'
+
+
+FIX = Path(__file__).resolve().parent / 'fixtures'
+
+def test_benchmark_wflw_end_to_end_trains_98_points_that_flip(data_dir, tmp_path, monkeypatch):
+    "saat-reproduce --protocol wflw on the fixture: both runs trained with 98 heatmaps, scored on test + 6 subsets."
+    import torch
+    from saat_nb.checkpoint import load_detector
+    from saat_nb.hourglass import predict_landmarks
+    from saat_nb.data import face_dataset
+    from saat_nb.benchmarks import wflw_items
+    from saat_nb.landmarks import flip_perm
+    monkeypatch.setenv('SAAT_CACHE', str(tmp_path / 'cache'))
+    rc, log = _run(['--protocol', 'wflw', '--preset', 'smoke', '--data', str(FIX / 'wflw'), '--out', str(tmp_path), '--seeds', '0'])
+    root = tmp_path / 'smoke' / 'wflw'
+    assert rc == 0 and 'trained: saat_s0, baseline_s0' in log, log
+    res = json.loads((root / 'results.json').read_text())
+    assert [r['row'] for r in res['rows']] == ['ours baseline (1 seed)', 'ours saat (1 seed)', 'paper HG*1+SAAT (Table 3)']
+    assert res['faces']['test'] == 4 and 'test_blur nme' in res['rows'][0] and (root / 'figures' / 'ced_test.png').is_file()
+    md = (root / 'results.md').read_text()
+    assert 'Table 3' in md and 'outer eye corners 60 and 72' in md and 'these numbers mean nothing' in md
+    model, ck = load_detector(root / 'saat_s0' / 'final.pth')
+    assert ck['arch']['n_points'] == 98 and np.load(root / 'saat_s0' / 'results_test_blur.npz')['pred'].shape[1:] == (98, 2)
+    # the flip test: the prediction on the mirrored face, mirrored back with flip_perm(98), is the prediction on the face
+    x = face_dataset(items=wflw_items(FIX / 'wflw'), split='test', preset='smoke')[0][0][None]
+    p, pm = predict_landmarks(model, x, flip=True)[0], predict_landmarks(model, x.flip(-1), flip=True)[0]
+    q = pm[torch.tensor(flip_perm(98))].clone(); q[:, 0] = x.shape[-1] - 1 - q[:, 0]
+    assert (q - p).abs().max() <= 0.5 + 1e-6
+    rc, log = _run(['--protocol', 'wflw', '--preset', 'smoke', '--data', str(FIX / 'wflw'), '--out', str(tmp_path), '--seeds', '0'])
+    assert rc == 0 and 'trained: nothing; rewrote: nothing' in log, log
+
+
+def test_benchmark_300vw_end_to_end(data_dir, tmp_path, monkeypatch):
+    "--protocol 300vw: 300W's training faces + the training video, scored per category; a partial copy says what it lacks."
+    monkeypatch.setenv('SAAT_CACHE', str(tmp_path / 'cache'))
+    rc, log = _run(['--protocol', '300vw', '--preset', 'smoke', '--data', str(FIX / '300vw'), '--data300w', str(data_dir),
+                    '--out', str(tmp_path), '--seeds', '0'])
+    root = tmp_path / 'smoke' / '300vw'
+    assert rc == 0, log
+    res = json.loads((root / 'results.json').read_text())
+    assert res['faces'] == {'cat1': 3, 'cat2': 3, 'cat3': 3} and 'cat3 nme' in res['rows'][1]
+    assert [r['row'] for r in res['rows']][2:] == ['paper HG*1 (baseline-2) (Table 2)', 'paper HG*1+SAAT (Table 2)']
+    assert '49 train video(s) not in this copy' in (root / 'results.md').read_text()
+    cfg = json.loads((root / 'baseline_s0' / 'run.json').read_text())['config']
+    assert cfg['protocol'] == '300vw' and cfg['eval_splits'] == ['cat1', 'cat2', 'cat3']
+
+
+def test_benchmark_cofw68_scores_the_300w_runs(smoke, monkeypatch):
+    "--protocol cofw68 trains nothing: it scores the 300W runs of the preset (the smoke fixture's) into cofw68/<run>/."
+    root, argv, _, _ = smoke
+    out = argv[argv.index('--out') + 1]
+    before = (root / 'saat_s0' / 'metrics.json').read_text()
+    rc, log = _run(['--protocol', 'cofw68', '--preset', 'smoke', '--data', str(FIX / 'cofw68'), '--out', out, '--seeds', '0'])
+    assert rc == 0 and 'trained: nothing' in log and 'cofw68/saat_s0: scored' in log, log
+    res = json.loads((root / 'cofw68' / 'results.json').read_text())
+    assert res['faces'] == {'test': 3} and res['rows'][2]['row'] == 'paper HG*1+SAAT (Table 4)'
+    assert (root / 'saat_s0' / 'metrics.json').read_text() == before          # the 300W run folders are not touched
+    m = json.loads((root / 'cofw68' / 'saat_s0' / 'metrics.json').read_text())
+    assert m['test']['n'] == 3 and abs(res['rows'][1]['test nme'] - m['test']['nme']) < 1e-9
+
+
+def test_benchmark_without_its_data_is_one_screen(tmp_path, capsys):
+    for protocol in ('wflw', 'cofw68', '300vw'):
+        rc = main(['--protocol', protocol, '--preset', 'smoke', '--data', str(tmp_path), '--out', str(tmp_path / 'o')])
+        err = capsys.readouterr().err
+        assert rc == 2 and f'--protocol {protocol}' in err and 'missing' in err and 'Nothing was trained' in err, err
+        assert len(err.splitlines()) <= 8 and not (tmp_path / 'o').exists()
+    assert main(['--protocol', 'wflw', '--preset', 'smoke']) == 2 and 'needs --data DIR' in capsys.readouterr().err
+    assert main(['--protocol', 'wflw', '--data', str(tmp_path), '--stages', 'saat']) == 2

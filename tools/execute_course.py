@@ -17,6 +17,7 @@ NBS = ROOT / 'nbs'
 CPU = '../outputs/cpu'   # from nbs/, where the notebooks run
 COMMITTED_PARAMS = {
     '07_evaluate': dict(PRESET='cpu', RUNS={'baseline_s0': f'{CPU}/baseline_s0', 'saat_s0': f'{CPU}/saat_s0'}),
+    '08_predict': dict(FIGURES='../outputs/predict'),   # the photo figure, also saved as outputs/predict/any_photo.png
 }
 MARK = ("#| eval: false\n"
         "# The committed outputs below came from these parameters (tools/execute_course.py): the committed cpu-preset\n"

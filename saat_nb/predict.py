@@ -17,10 +17,10 @@ from .detect import DEFAULT_DETECTOR, DETECTORS, EXTRA, BOX_MAPS, BoxMap, landma
 from typing import NamedTuple
 
 # %% auto #0
-__all__ = ['BOX_LIMIT', 'BOX_REL', 'IMAGE_EXTS', 'CSV_HEADER', 'NO_BOX', 'HELP_EPILOG', 'read_image_file', 'read_image',
-           'input_matrix', 'FaceLandmarks', 'Predictor', 'image_files', 'FaceAlignment', 'draw_landmarks',
-           'format_faces', 'main', 'CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'read_checkpoint', 'load_detector',
-           'export_detector']
+__all__ = ['BOX_LIMIT', 'BOX_REL', 'IMAGE_EXTS', 'ONNX_EXTRA', 'CSV_HEADER', 'NO_BOX', 'HELP_EPILOG', 'read_image_file',
+           'read_image', 'input_matrix', 'FaceLandmarks', 'Predictor', 'image_files', 'FaceAlignment', 'export_onnx',
+           'OnnxHourglass', 'draw_landmarks', 'format_faces', 'main', 'CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS',
+           'read_checkpoint', 'load_detector', 'export_detector']
 
 # %% ../nbs/08_predict.ipynb #893f8df0
 def _to_rgb(a, name: str = 'image array') -> np.ndarray:
@@ -117,15 +117,15 @@ class Predictor:
     `.landmarks_many(images)` runs every face of many images in batches of `bs` crops."""
     def __init__(self, model: torch.nn.Module, method: str = 'argmax', device=None, fast: bool = True, amp: bool = False,
                  detector=DEFAULT_DETECTOR, bs: int = 32):
-        self.device = torch.device(device) if device is not None else next(model.parameters()).device
+        self.device = torch.device(device) if device is not None else next(model.parameters(), torch.zeros(0)).device
         self.method, self.size, self.detector, self.bs = method, model.size, detector, int(bs)
         model = model.to(self.device).eval()
         # amp: bf16 where the device has bf16 units (faster; some argmax points move, see the notebook), else fp32
         self.amp = device_amp(self.device) if amp else AmpPlan(self.device.type, None, 'fp32')
         # fast: hourglass.inference_copy (BatchNorm folded, upsampler as matmuls, NHWC) in the plan's dtype; in fp32
         # the same points as the model. Not fast: the model as trained, under the plan's autocast.
-        self.fast = fast
-        self.model = inference_copy(model, self.amp.dtype or torch.float32) if fast else model
+        self.fast = fast and isinstance(model, HourglassNet)         # an OnnxHourglass runs as it is
+        self.model = inference_copy(model, self.amp.dtype or torch.float32) if self.fast else model
         self.n_points = model.n_points
 
     @classmethod
@@ -133,6 +133,11 @@ class Predictor:
                         detector=DEFAULT_DETECTOR, bs: int = 32) -> 'Predictor':
         "Load a saat_nb checkpoint (`torch.load(weights_only=True)`, `HourglassNet(**ckpt['arch'])`); see `Predictor`."
         return cls(load_detector(path, device)[0], method, device, fast, amp, detector, bs)
+
+    @classmethod
+    def from_onnx(cls, path, method: str = 'argmax', detector=DEFAULT_DETECTOR, bs: int = 32, threads: int | None = None) -> 'Predictor':
+        "An `export_onnx` file run by onnxruntime (CPU): the same crops, decoding and map back as the torch path."
+        return cls(OnnxHourglass(path, threads), method, 'cpu', False, False, detector, bs)
 
     def _prepare(self, image, box) -> tuple[torch.Tensor, np.ndarray]:
         "-> (model input (3,S,S) in [0,1], 3x3 matrix source -> input)."
@@ -249,6 +254,51 @@ class FaceAlignment:
         from tqdm.auto import tqdm
         files = [f for f in image_files([path], recursive) if f.suffix.lower() in tuple(e.lower() for e in extensions)]
         return {str(f): self.get_landmarks_from_image(f) for f in tqdm(files, disable=not show_progress_bar, desc='images')}
+
+# %% ../nbs/08_predict.ipynb #ca0e77b4
+ONNX_EXTRA = "pip install 'saat_nb[onnx]'"
+
+class _LastStack(torch.nn.Module):
+    "The detector's prediction: its last stack's heatmaps `(B,K,S,S)` (what ONNX exports)."
+    def __init__(self, net): super().__init__(); self.net = net
+    def forward(self, x): return self.net(x)[-1]
+
+def export_onnx(checkpoint, dst, opset: int = 17) -> Path:
+    "A saat_nb checkpoint -> `dst`, an ONNX graph `image (B,3,S,S) -> heatmaps (B,K,S,S)` with `arch` in its metadata."
+    import warnings
+    try: import onnx
+    except ImportError: raise ImportError(f"ONNX export needs onnx: {ONNX_EXTRA}") from None
+    net, ck = load_detector(checkpoint)
+    m, dst = _LastStack(net).eval(), Path(dst)
+    tmp = dst.with_name(f'.{dst.name}.{os.getpid()}.tmp')
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')             # the exporter's deprecation and tracer notes
+        torch.onnx.export(m, (torch.zeros(1, 3, net.size, net.size),), str(tmp), dynamo=False, opset_version=opset,
+                          input_names=['image'], output_names=['heatmaps'],
+                          dynamic_axes={'image': {0: 'batch'}, 'heatmaps': {0: 'batch'}})
+    g = onnx.load(str(tmp))
+    g.metadata_props.add(key='saat_nb.arch', value=json.dumps(net.arch))
+    g.metadata_props.add(key='saat_nb.source', value=str(checkpoint))
+    onnx.save(g, str(tmp)); os.replace(tmp, dst)
+    return dst
+
+class OnnxHourglass(torch.nn.Module):
+    "An exported detector run by onnxruntime, shaped like `HourglassNet` for `predict_landmarks`: `(B,3,S,S) -> [heatmaps]`."
+    def __init__(self, path, threads: int | None = None):
+        super().__init__()
+        try: import onnxruntime as ort
+        except ImportError: raise ImportError(f"running an ONNX detector needs onnxruntime: {ONNX_EXTRA}") from None
+        so = ort.SessionOptions()
+        if threads: so.intra_op_num_threads = int(threads)
+        try: self.session = ort.InferenceSession(str(path), so, providers=['CPUExecutionProvider'])
+        except Exception as e: raise ValueError(f"{path}: not an ONNX model onnxruntime can run ({one_line(e)})") from None
+        arch = self.session.get_modelmeta().custom_metadata_map.get('saat_nb.arch')
+        if arch is None: raise ValueError(f"{path}: no saat_nb.arch in its metadata: export it with export_onnx")
+        self.arch = json.loads(arch)
+        self.size, self.n_points, self.stacks = self.arch['size'], self.arch['n_points'], 1
+    def forward(self, x: torch.Tensor) -> list:
+        y = self.session.run(None, {'image': x.detach().float().cpu().numpy()})[0]
+        return [torch.from_numpy(y).to(x.device)]
 
 # %% ../nbs/08_predict.ipynb #0943cb6a
 def draw_landmarks(image, pts, radius: float = 2., colour=(255, 0, 0), boxes=None) -> Image.Image:

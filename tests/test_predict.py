@@ -295,3 +295,26 @@ def test_fast_path_points_match_fp32_on_real_faces(data_dir):
     e_ref = 100 * float(nme(torch.tensor(np.stack([apply_matrix(np.linalg.inv(A), q) for A, q in zip(As, ref)])), gt).mean())
     e_b = 100 * float(nme(torch.tensor(got), gt).mean())
     assert abs(e_b - e_ref) < 0.3, (e_ref, e_b)
+
+
+try: import onnx, onnxruntime; _NO_ONNX = None
+except ImportError as e: _NO_ONNX = f"optional extra not installed ({e}): pip install 'saat_nb[onnx]'"
+
+@pytest.mark.skipif(_NO_ONNX is not None, reason=str(_NO_ONNX))
+def test_onnx_points_match_torch_within_half_a_pixel(data_dir, tmp_path):
+    "export_onnx + onnxruntime: the committed detector's points on real AFW faces, within 0.5 px of torch's (crop pixels)."
+    from saat_nb.data import find_faces, read_pts
+    from saat_nb.predict import export_onnx
+    det = REPO / 'outputs' / 'cpu' / 'saat_s0' / 'detector.pth'
+    if not det.is_file(): pytest.skip('the committed cpu detector is not here')
+    faces = find_faces(data_dir, 'afw')[:10]
+    ims, boxes = [read_image(f.image) for f in faces], [face_box(read_pts(f.pts)) for f in faces]
+    ref = Predictor.from_checkpoint(det)
+    onx = Predictor.from_onnx(export_onnx(det, tmp_path / 'd.onnx'))
+    assert onx.n_points == 68 and onx.size == ref.size
+    A = [ref._prepare(im, b)[1] for im, b in zip(ims, boxes)]
+    crop = lambda pts: np.stack([apply_matrix(a, q) for a, q in zip(A, pts)])
+    d = np.linalg.norm(crop(onx.landmarks_batch(ims, boxes)) - crop(ref.landmarks_batch(ims, boxes)), axis=-1)
+    assert d.max() <= 0.5, d.max()
+    (tmp_path / 'junk.onnx').write_bytes(b'not onnx')
+    with pytest.raises(ValueError, match='junk.onnx'): Predictor.from_onnx(tmp_path / 'junk.onnx')

@@ -21,6 +21,8 @@ from saat_nb.core import machine_info
 from saat_nb.data import find_faces, load_face, face_box
 from saat_nb.detect import DETECTORS, get_detector, match_face, fit_box_map, BoxMap
 from saat_nb.metrics import nme
+sys.path.insert(0, str(ROOT / "tools"))
+from bench_report import finish, write
 
 
 def run_detector(name, faces):
@@ -71,15 +73,10 @@ def main(argv=None) -> int:
             print(f"{name} {sub}: NME {r[sub]['nme_landmark_box']:.2f}% (landmark box) vs {r[sub]['nme_detector_box']:.2f}% (mapped detector box), {len(keep)} faces")
         for sub in subsets: del r[sub]['boxes']
         rec['detectors'][name] = r
-    rec.update(load_start=round(load0, 2), load_end=round(os.getloadavg()[0], 2), wall_s=round(time.time() - t_all))
+    finish(rec, load0, t_all)
     avail = {k: v for k, v in rec['detectors'].items() if 'unavailable' not in v}
     rec['default'] = max(avail, key=lambda k: avail[k]['helen/testset']['recall']) if avail else None
-    out = ROOT / 'outputs' / 'benchmarks'; out.mkdir(parents=True, exist_ok=True)
-    (out / 'face_detectors.json').write_text(json.dumps(rec, indent=1) + '\n')
-    m = rec['machine']
-    md = ['# Face detectors on our 300W photos', '',
-          f"{rec['date']} · `{rec['command']}` · {m.get('cpu_model')}, {m['cores']} cores, {a.threads} threads · load "
-          f"{rec['load_start']} at the start, {rec['load_end']} at the end · {rec['wall_s']} s · landmarks: `{rec['checkpoint']}`", '',
+    md = [
           'Recall: the share of annotated faces a detection matches (its centre inside the landmark box). Box map: fitted on '
           'helen/trainset only (landmark-box centre = box centre + (dx·w, dy·h), size = (sx·w, sy·h)). NME % with the '
           'landmark box vs with the mapped detector box, on the faces the detector found.', '',
@@ -93,8 +90,7 @@ def main(argv=None) -> int:
                   f"{r['helen/testset']['nme_landmark_box']:.2f} / {r['helen/testset']['nme_detector_box']:.2f} | "
                   f"{r['afw']['nme_landmark_box']:.2f} / {r['afw']['nme_detector_box']:.2f} |")
     md += ['', f"Default (`detect.DEFAULT_DETECTOR`): **{rec['default']}**, the higher helen/testset recall."]
-    (out / 'face_detectors.md').write_text('\n'.join(md) + '\n')
-    print('\n'.join(md))
+    print(write('face_detectors', rec, 'Face detectors on our 300W photos', md, f"landmarks: `{rec['checkpoint']}`").read_text())
     return 0
 
 

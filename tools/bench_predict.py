@@ -21,6 +21,8 @@ from saat_nb.data import find_faces, load_face, face_box
 from saat_nb.hourglass import HourglassNet
 from saat_nb.predict import Predictor, export_onnx
 from saat_nb.detect import detector_available
+sys.path.insert(0, str(ROOT / 'tools'))
+from bench_report import finish, write
 
 
 def timed(fn, repeats: int) -> float:
@@ -65,15 +67,9 @@ def main(argv=None) -> int:
             print(row)
     rec = {'command': 'python tools/bench_predict.py ' + ' '.join(argv if argv is not None else sys.argv[1:]),
            'date': time.strftime('%Y-%m-%d'), 'machine': machine_info(), 'threads': a.threads, 'repeats': a.repeats,
-           'detector': 'dlib' if det_why is None else f'unavailable: {det_why}', 'rows': rows,
-           'load_start': round(load0, 2), 'load_end': round(os.getloadavg()[0], 2), 'wall_s': round(time.time() - t_all)}
-    out = ROOT / 'outputs' / 'benchmarks'; out.mkdir(parents=True, exist_ok=True)
-    (out / 'predict.json').write_text(json.dumps(rec, indent=1) + '\n')
-    m = rec['machine']
-    md = ['# Prediction speed: torch and onnxruntime, with and without face detection', '',
-          f"{rec['date']} · `{rec['command']}` · {m.get('cpu_model')}, {m['cores']} cores, {a.threads} threads · load "
-          f"{rec['load_start']} at the start, {rec['load_end']} at the end · {rec['wall_s']} s", '',
-          f"{len(imgs)} AFW photos. Without detection: their landmark boxes given, all crops in one call "
+           'detector': 'dlib' if det_why is None else f'unavailable: {det_why}', 'rows': rows}
+    finish(rec, load0, t_all)
+    md = [f"{len(imgs)} AFW photos. Without detection: their landmark boxes given, all crops in one call "
           f"(`landmarks_batch`). With detection: dlib's HOG detector on each photo, then every face it found (`landmarks_many`). "
           f"Median of {a.repeats} timings after a warm-up; torch is the fast fp32 copy (`hourglass.inference_copy`).", '',
           '| model | backend | faces/s, no detection | faces/s, with detection | images/s, with detection | vs torch (no detection) |',
@@ -83,8 +79,7 @@ def main(argv=None) -> int:
         md.append(f"| {r['model']} | {r['backend']} | {r['faces_per_s_no_detection']:.1f} | "
                   f"{r.get('faces_per_s_with_detection', float('nan')):.1f} | {r.get('images_per_s_with_detection', float('nan')):.1f} | "
                   f"{r['faces_per_s_no_detection'] / ref['faces_per_s_no_detection']:.2f}x |")
-    (out / 'predict.md').write_text('\n'.join(md) + '\n')
-    print('\n'.join(md))
+    print(write('predict', rec, 'Prediction speed: torch and onnxruntime, with and without face detection', md).read_text())
     return 0
 
 

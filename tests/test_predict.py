@@ -318,3 +318,15 @@ def test_onnx_points_match_torch_within_half_a_pixel(data_dir, tmp_path):
     assert d.max() <= 0.5, d.max()
     (tmp_path / 'junk.onnx').write_bytes(b'not onnx')
     with pytest.raises(ValueError, match='junk.onnx'): Predictor.from_onnx(tmp_path / 'junk.onnx')
+
+
+def test_pil_images_of_every_mode(tiny, face_png):
+    "PIL images are accepted as they are: RGB, L, RGBA and palette ('P', converted to its colours, not its indices)."
+    _, photo, box = face_png
+    p = Predictor.from_checkpoint(tiny[0])
+    ref = p.landmarks(photo, box).points[0]
+    im = Image.fromarray(photo)
+    assert np.allclose(p.landmarks(im, box).points[0], ref)
+    assert (read_image(im.convert('RGBA')) == photo).all() and read_image(im.convert('L')).shape == photo.shape
+    pal = im.convert('P', palette=Image.Palette.ADAPTIVE, colors=256)
+    assert np.abs(read_image(pal).astype(int) - np.asarray(pal.convert('RGB')).astype(int)).max() == 0

@@ -1,0 +1,45 @@
+"saat_nb.mdm (02_mdm): patches, the descent network, its loss; it learns on a few real faces."
+import numpy as np, pytest, torch
+from saat_nb.mdm import MDM, extract_patches, descent_loss, mean_shape, set_mean_shape
+from saat_nb.core import set_seed
+from saat_nb.data import face_dataset
+
+
+def test_patches_are_centred_bilinear_and_detached():
+    img = torch.rand(1, 3, 16, 16, requires_grad=True)
+    pts = torch.tensor([[[7.0, 9.0]]], requires_grad=True)
+    p = extract_patches(img, pts, 5)
+    assert p.shape == (1, 1, 3, 5, 5) and torch.allclose(p[0, 0], img[0, :, 7:12, 5:10])
+    p.sum().backward()
+    assert pts.grad is None and img.grad is not None                    # no gradient to the positions
+
+
+def test_steps_start_at_the_mean_shape_and_the_arch_rebuilds():
+    m = MDM(64, 68, 14, 3, 32, 8)
+    with pytest.raises(ValueError, match='initial shape'): m(torch.zeros(1, 3, 64, 64))
+    with pytest.raises(ValueError, match='patch'): MDM(patch=8)
+    with pytest.raises(ValueError, match='no landmark scheme'): MDM(n_points=29)
+    set_mean_shape(m, torch.full((68, 2), 30.))
+    out = m(torch.rand(2, 3, 64, 64))
+    assert len(out) == 3 and all(torch.allclose(o, torch.full((2, 68, 2), 30.)) for o in out)
+    m2 = MDM(**{k: v for k, v in m.arch.items() if k != 'kind'}); m2.load_state_dict(m.state_dict())
+    assert torch.equal(m2.init_shape, m.init_shape)
+    with pytest.raises(ValueError, match='98-point|68-point'): set_mean_shape(m, torch.zeros(98, 2))
+
+
+def test_descent_loss_is_nme_summed_over_steps():
+    g = torch.rand(2, 98, 2) * 40; g[:, 60], g[:, 72] = torch.tensor([0., 0.]), torch.tensor([40., 0.])   # WFLW's eye corners
+    assert torch.allclose(descent_loss([g + 4, g + 4, g], g, 'none'), torch.full((2,), 2 * np.sqrt(32) / 40))
+    with pytest.raises(ValueError, match='empty'): descent_loss([], g)
+
+
+def test_mdm_learns_on_four_faces(data_dir):
+    set_seed(0)
+    ds = face_dataset(data_dir, 'smoke', 'valid', n=4)
+    x, _, y = (torch.stack([ds[i][k] for i in range(4)]) for k in range(3))
+    m = set_mean_shape(MDM(64, 68, 14, 4, 64, 8), mean_shape(y))
+    opt = torch.optim.Adam(m.parameters(), 1e-3)
+    first = float(descent_loss(m(x), y))
+    for _ in range(30):
+        loss = descent_loss(m(x), y); opt.zero_grad(); loss.backward(); opt.step()
+    assert float(descent_loss(m(x), y)) < 0.8 * first

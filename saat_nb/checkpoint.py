@@ -10,6 +10,7 @@ import numpy as np
 import torch
 from .core import save_atomic, machine_info, unwrap
 from .hourglass import HourglassNet
+from .mdm import MDM
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'SAAT_KEYS', 'state_mismatch', 'one_line', 'read_checkpoint',
@@ -53,10 +54,13 @@ def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
     miss = [k for k in ('arch', 'detector') if k not in ck]
     if miss: raise ValueError(f"{p}: not a saat_nb checkpoint, missing key(s) {miss} (has {sorted(ck)[:8]})")
     if ck.get('format', CKPT_FORMAT) != CKPT_FORMAT: raise ValueError(f"{p}: checkpoint format {ck['format']!r}, expected {CKPT_FORMAT!r}")
-    try: model = HourglassNet(**ck['arch'])
-    except Exception as e: raise ValueError(f"{p}: cannot rebuild HourglassNet(**{ck['arch']!r}): {one_line(e)}") from None
+    arch = dict(ck['arch']); kind = arch.pop('kind', 'hourglass')      # 'mdm': 02_mdm's regression detector
+    cls = {'hourglass': HourglassNet, 'mdm': MDM}.get(kind)
+    if cls is None: raise ValueError(f"{p}: unknown detector kind {kind!r} in its arch (hourglass or mdm)")
+    try: model = cls(**arch)
+    except Exception as e: raise ValueError(f"{p}: cannot rebuild {cls.__name__}(**{arch!r}): {one_line(e)}") from None
     bad = state_mismatch(model, ck['detector'])
-    if bad: raise ValueError(f"{p}: detector weights do not fit HourglassNet(**{ck['arch']}): {bad}")
+    if bad: raise ValueError(f"{p}: detector weights do not fit {cls.__name__}(**{arch}): {bad}")
     model.load_state_dict(ck['detector'])
     return model.to(device or 'cpu').eval(), ck
 

@@ -196,10 +196,16 @@ def flip_heatmaps(hm: torch.Tensor) -> torch.Tensor:
 
 @torch.no_grad()
 def predict_landmarks(model: nn.Module, img: torch.Tensor, flip: bool = False, method: str = 'argmax') -> torch.Tensor:
-    "Landmarks of `(B,3,H,W)` images -> `(B,K,2)` (eval mode; `flip` averages with the mirrored image)."
+    """Landmarks of `(B,3,H,W)` images -> `(B,K,2)` (eval mode; `flip` averages with the mirrored image). A detector
+    whose last output is points `(B,K,2)` (02_mdm's) is read as it is: its mirrored points are mirrored back."""
     was = model.training; model.eval()
     try:
         hm = model(img)[-1].float()                               # fp32 decoding, also under bf16 autocast
+        if hm.dim() == 3:                                         # points, not heatmaps
+            if flip:
+                q = model(img.flip(-1))[-1].float()[:, torch.tensor(flip_perm(hm.shape[1]), device=hm.device)]
+                hm = (hm + torch.stack([img.shape[-1] - 1 - q[..., 0], q[..., 1]], -1)) / 2
+            return hm
         if flip: hm = (hm + flip_heatmaps(model(img.flip(-1))[-1].float())) / 2
     finally: model.train(was)
     return decode_heatmaps(hm, method, in_size=img.shape[-1])

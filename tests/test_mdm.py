@@ -43,3 +43,22 @@ def test_mdm_learns_on_four_faces(data_dir):
     for _ in range(30):
         loss = descent_loss(m(x), y); opt.zero_grad(); loss.backward(); opt.step()
     assert float(descent_loss(m(x), y)) < 0.8 * first
+
+
+def test_checkpoint_and_prediction_take_an_mdm(tmp_path, data_dir):
+    "load_detector rebuilds an MDM from its arch (kind 'mdm'); predict_landmarks reads its points, flip mirrored back."
+    from saat_nb.checkpoint import load_detector
+    from saat_nb.hourglass import predict_landmarks
+    from saat_nb.landmarks import flip_perm
+    set_seed(0)
+    m = set_mean_shape(MDM(64, 68, 14, 2, 32, 8), face_dataset(data_dir, 'smoke', 'valid', n=4)[0][2][None])
+    torch.nn.init.normal_(m.reg.weight, std=0.01)                      # not the mean shape alone
+    torch.save({'format': 'saat_nb/1', 'arch': m.arch, 'preset': {}, 'step': 0, 'detector': m.state_dict(), 'meta': {}}, tmp_path / 'm.pth')
+    m2, ck = load_detector(tmp_path / 'm.pth')
+    x = torch.rand(2, 3, 64, 64)
+    assert isinstance(m2, MDM) and torch.allclose(predict_landmarks(m2, x), m.eval()(x)[-1], atol=1e-6)
+    p, pm = predict_landmarks(m2, x, flip=True), predict_landmarks(m2, x.flip(-1), flip=True)
+    q = pm[:, torch.tensor(flip_perm(68))].clone(); q[..., 0] = 63 - q[..., 0]
+    assert torch.allclose(p, q, atol=1e-4)                             # flip-averaging is mirror-consistent
+    torch.save({**torch.load(tmp_path / 'm.pth'), 'arch': {**m.arch, 'kind': 'rnn'}}, tmp_path / 'bad.pth')
+    with pytest.raises(ValueError, match="unknown detector kind 'rnn'"): load_detector(tmp_path / 'bad.pth')

@@ -20,10 +20,10 @@ __all__ = ['IMG_EXTS', 'SUBSETS', 'MIN_SIZE', 'MAX_OUTSIDE', 'PROBLEM_KINDS', 'S
            'find_faces', 'ScanReport', 'present_subsets', 'scan_dataset', 'split_subset', 'split_label',
            'missing_subsets', 'split_items', 'check_splits', 'main', 'face_box', 'crop_matrix', 'apply_matrix',
            'warp_image', 'crop_face', 'augment_params', 'jitter_colour', 'occlusion_rect', 'occlusion_noise', 'occlude',
-           'augment_face', 'render_heatmaps', 'load_face', 'read_image', 'face_region', 'region_side',
-           'LandmarkDataset', 'occlusion_side', 'augment_inputs', 'warp_batch', 'jitter_batch', 'occlude_batch',
-           'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'step_items', 'PassView', 'StepDL', 'EpochDL', 'cap_faces',
-           'face_dataset', 'face_dataloaders', 'to_hwc']
+           'augment_face', 'render_heatmaps', 'read_image_file', 'read_image', 'load_face', 'face_region',
+           'region_side', 'LandmarkDataset', 'occlusion_side', 'augment_inputs', 'warp_batch', 'jitter_batch',
+           'occlude_batch', 'augment_batch', 'AddHeatmaps', 'AugmentBatch', 'step_items', 'PassView', 'StepDL',
+           'EpochDL', 'cap_faces', 'face_dataset', 'face_dataloaders', 'to_hwc']
 
 # %% ../nbs/01_data.ipynb #b4feaebf
 class PtsError(ValueError):
@@ -458,16 +458,53 @@ def render_heatmaps(pts, size: int, sigma: float):
     profile = lambda c: exp(-(r - c[..., None]) ** 2 / (2 * sigma ** 2))     # (...,K) -> (...,K,size)
     return profile(pts[..., 1])[..., :, None] * profile(pts[..., 0])[..., None, :]
 
+# %% ../nbs/01_data.ipynb #893f8df0
+def _to_rgb(a, name: str = 'image array') -> np.ndarray:
+    "Array (H,W) / (H,W,1) / (H,W,3) / (H,W,4): uint8, uint16 (scaled by 1/257) or finite float in [0,1] -> (H,W,3) uint8."
+    a = np.asarray(a)
+    if a.ndim == 3 and a.shape[-1] == 1: a = a[..., 0]
+    if not (a.ndim == 2 or a.ndim == 3 and a.shape[-1] in (3, 4)) or min(a.shape[:2], default=0) < 1:
+        raise ValueError(f"{name} must be (H,W), (H,W,1), (H,W,3) or (H,W,4) with H, W >= 1; got shape {a.shape}")
+    if a.ndim == 3: a = a[..., :3]                                          # RGBA: the alpha channel is dropped
+    if a.dtype == np.uint8: pass
+    elif a.dtype.kind == 'u' and a.dtype.itemsize == 2: a = np.round(a / 257).astype(np.uint8)
+    elif not np.issubdtype(a.dtype, np.floating):
+        raise ValueError(f"{name}: dtype {a.dtype} is not supported; use uint8, uint16 or float in [0,1]")
+    else:
+        bad = int((~np.isfinite(a)).sum())
+        if bad: raise ValueError(f"{name} has {bad} NaN or infinite value(s) out of {a.size}; a float image must be finite and in [0,1]")
+        if a.min() < 0 or a.max() > 1: raise ValueError(f"{name}: a float image must lie in [0,1], got [{a.min():.3g}, {a.max():.3g}]")
+        a = np.round(a * 255).astype(np.uint8)
+    return np.ascontiguousarray(a[..., None].repeat(3, -1) if a.ndim == 2 else a)
+
+def read_image_file(path) -> tuple[np.ndarray, str]:
+    "An image file -> ((H,W,3) uint8 RGB, '' or a one-line note on a conversion made: 16-bit -> 8-bit)."
+    p = Path(path)
+    if not p.exists(): raise FileNotFoundError(f"image file {str(p)!r} does not exist")
+    if not p.is_file(): raise ValueError(f"image {str(p)!r} is not a file")
+    try:
+        with Image.open(p) as im:
+            sixteen = any(';16' in str(t.args) for t in (im.tile or []))      # the file's sample layout, e.g. 'RGB;16B'
+            a = np.asarray(im) if im.mode.startswith('I') or im.mode == 'F' else np.asarray(im.convert('RGB'))
+    except Exception as e: raise DatasetError(f"{p}: unreadable image ({type(e).__name__}: {e})") from None
+    if a.dtype.kind in 'iu' and a.dtype.itemsize > 1:                       # one grey channel: 'I;16*' or 32-bit 'I'
+        if a.min() < 0 or a.max() > 65535:
+            raise ValueError(f"{p}: integer image with values in [{a.min()}, {a.max()}], neither 8 nor 16 bits; save it as an 8- or 16-bit image")
+        a, sixteen = a.astype(np.uint16), True
+    note = f"{p}: 16-bit image, converted to 8 bits per channel (grey: value/257)" if sixteen else ''
+    return _to_rgb(a, str(p)), note
+
+def read_image(image) -> np.ndarray:
+    "A path, a PIL image or an array (H,W) / (H,W,1) / (H,W,3) / (H,W,4), uint8, uint16 or float in [0,1] -> (H,W,3) uint8 RGB."
+    if isinstance(image, (str, Path)): return read_image_file(image)[0]
+    if isinstance(image, Image.Image):      # palette, CMYK, ... modes: their arrays are not RGB values
+        return _to_rgb(np.asarray(image if image.mode in ('L', 'RGB', 'RGBA', 'I;16', 'I;16B', 'I;16L', 'F') else image.convert('RGB')), 'PIL image')
+    return _to_rgb(image)
+
 # %% ../nbs/01_data.ipynb #09e5d16d
 def load_face(face: Face) -> tuple[np.ndarray, np.ndarray]:
     "-> (HxWx3 uint8 image, (68,2) points)."
     return read_image(face.image), read_pts(face.pts)
-
-def read_image(path) -> np.ndarray:
-    "An image file -> HxWx3 uint8 RGB; a `DatasetError` naming the file when it cannot be decoded."
-    try:
-        with Image.open(path) as im: return np.asarray(im.convert('RGB'))
-    except Exception as e: raise DatasetError(f"{path}: unreadable image ({type(e).__name__}: {e})") from None
 
 def face_region(img, pts, p: Preset) -> tuple[np.ndarray, np.ndarray]:
     "Photo -> (square uint8 region that every augmented crop of preset `p` stays inside, points in its coordinates)."

@@ -76,9 +76,14 @@ def flip_perm(n_points: int) -> np.ndarray:
 WFLW98_TO_IBUG68 = np.array([*range(0, 33, 2), *range(33, 38), *range(42, 47), *range(51, 60),
                              60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75, *range(76, 96)])
 
-def mirror_points(pts, width: float) -> np.ndarray:
-    "The points of the mirrored image: `(...,K,2)` -> `(...,K,2)`, x -> width-1-x and labels permuted by the scheme of K."
-    q = np.asarray(pts, np.float64)[..., flip_perm(np.shape(pts)[-2]), :].copy()
+def mirror_points(pts, width: float):
+    """The points of the mirrored image: `(...,K,2)` -> `(...,K,2)`, x -> width-1-x and labels permuted by the scheme
+    of K; numpy in, float64 numpy out; a torch tensor in, a tensor out (same dtype and device)."""
+    perm = flip_perm(pts.shape[-2] if hasattr(pts, 'shape') else np.shape(pts)[-2])
+    if hasattr(pts, 'clone'):                                   # torch, imported only by callers that use it
+        import torch
+        q = pts[..., torch.tensor(perm, device=pts.device), :].clone()
+    else: q = np.asarray(pts, np.float64)[..., perm, :].copy()
     q[..., 0] = width - 1 - q[..., 0]
     return q
 

@@ -49,7 +49,7 @@ def test_checkpoint_and_prediction_take_an_mdm(tmp_path, data_dir):
     "load_detector rebuilds an MDM from its arch (kind 'mdm'); predict_landmarks reads its points, flip mirrored back."
     from saat_nb.checkpoint import load_detector
     from saat_nb.hourglass import predict_landmarks
-    from saat_nb.landmarks import flip_perm
+    from saat_nb.landmarks import flip_perm, mirror_points
     set_seed(0)
     m = set_mean_shape(MDM(64, 68, 14, 2, 32, 8), face_dataset(data_dir, 'smoke', 'valid', n=4)[0][2][None])
     torch.nn.init.normal_(m.reg.weight, std=0.01)                      # not the mean shape alone
@@ -58,6 +58,7 @@ def test_checkpoint_and_prediction_take_an_mdm(tmp_path, data_dir):
     x = torch.rand(2, 3, 64, 64)
     assert isinstance(m2, MDM) and torch.allclose(predict_landmarks(m2, x), m.eval()(x)[-1], atol=1e-6)
     p, pm = predict_landmarks(m2, x, flip=True), predict_landmarks(m2, x.flip(-1), flip=True)
+    assert torch.allclose(p, mirror_points(pm, 64), atol=1e-4)       # flip-averaging is mirror-consistent
     q = pm[:, torch.tensor(flip_perm(68))].clone(); q[..., 0] = 63 - q[..., 0]
     assert torch.allclose(p, q, atol=1e-4)                             # flip-averaging is mirror-consistent
     torch.save({**torch.load(tmp_path / 'm.pth'), 'arch': {**m.arch, 'kind': 'rnn'}}, tmp_path / 'bad.pth')

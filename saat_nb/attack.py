@@ -19,7 +19,8 @@ __all__ = ['PANELS', 'AdvBatch', 'attack_chain', 'perturbation_image', 'attack_p
 class AdvBatch:
     """One batch through the attack chain. x (B,3,H,W) clean, hm (B,68,H,W) ground truth, S (B,1,H,W) or None,
     M (B,1,H,W), z (B,noise_ch,H,W); pert A(I,S,z) and x_adv (B,3,H,W); ssim, beta (B,). Training fills leaf
-    (x_adv as the detector's input), preds (its stacks, (B,68,H,W) each) and L_adv (L̃, eq. 8, a scalar)."""
+    (x_adv as the detector's input), preds (its stacks, (B,68,H,W) each, or MDM's steps, (B,68,2) each) and L_adv
+    (L̃, eq. 8, a scalar)."""
     x: torch.Tensor
     hm: torch.Tensor
     S: torch.Tensor | None

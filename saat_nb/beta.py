@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 import torch
 import torch.nn.functional as F
-from .losses import heatmap_mse
+from .losses import detector_error
 
 # %% auto #0
 __all__ = ['BETA_MAX', 'ssim', 'beta_weight', 'adaptive_loss']
@@ -54,8 +54,8 @@ def beta_weight(s):
 
 # %% ../nbs/05_beta.ipynb #ca505cae
 def adaptive_loss(preds_adv, target, beta, fg_weight: float = 0.):
-    "L̃ (eq. 8) = mean_b β_b · MSE_b; preds (B,68,H,W) or a list per stack, β (B,) or a float -> scalar."
-    per = heatmap_mse(preds_adv, target, fg_weight=fg_weight, reduction='none')
+    "L̃ (eq. 8) = mean_b β_b · L_b; preds a list per stack (or descent step) vs `losses.detector_target`, β (B,) or a float -> scalar."
+    per = detector_error(preds_adv, target, fg_weight=fg_weight, reduction='none', who='adaptive_loss')
     beta = torch.as_tensor(beta, dtype=per.dtype, device=per.device)
     if beta.dim() > 1 or (beta.dim() == 1 and beta.shape[0] != per.shape[0]):
         raise ValueError(f"adaptive_loss: beta must be a float or shape ({per.shape[0]},), got {tuple(beta.shape)}")

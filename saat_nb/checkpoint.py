@@ -14,8 +14,8 @@ from .mdm import MDM
 
 # %% auto #0
 __all__ = ['CKPT_FORMAT', 'CKPT_ADVICE', 'DETECTOR_KEYS', 'SAAT_KEYS', 'state_mismatch', 'one_line', 'read_checkpoint',
-           'load_detector', 'export_detector', 'export_saat', 'rng_state', 'set_rng_state', 'saat_parts',
-           'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint']
+           'load_detector', 'detector_from', 'export_detector', 'export_saat', 'rng_state', 'set_rng_state',
+           'saat_parts', 'checkpoint_dict', 'save_checkpoint', 'load_checkpoint', 'restore_checkpoint']
 
 # %% ../nbs/02b_checkpoint.ipynb #869dc63e
 CKPT_FORMAT = 'saat_nb/1'
@@ -48,21 +48,26 @@ def read_checkpoint(path) -> dict:
     if not isinstance(ck, dict): raise ValueError(f"{p}: not a saat_nb checkpoint (a {type(ck).__name__}, not a dict)")
     return ck
 
-def load_detector(path, device=None) -> tuple[HourglassNet, dict]:
+def load_detector(path, device=None) -> tuple[torch.nn.Module, dict]:
     "Rebuild the detector of a saat_nb checkpoint -> (model in eval mode, checkpoint dict); clear errors naming `path`."
     p = Path(path); ck = read_checkpoint(p)
     miss = [k for k in ('arch', 'detector') if k not in ck]
     if miss: raise ValueError(f"{p}: not a saat_nb checkpoint, missing key(s) {miss} (has {sorted(ck)[:8]})")
     if ck.get('format', CKPT_FORMAT) != CKPT_FORMAT: raise ValueError(f"{p}: checkpoint format {ck['format']!r}, expected {CKPT_FORMAT!r}")
+    return detector_from(ck, p).to(device or 'cpu').eval(), ck
+
+def detector_from(ck: dict, path='checkpoint') -> torch.nn.Module:
+    """The detector of a read checkpoint dict, rebuilt from its `arch` (`kind` 'hourglass' or 'mdm', 02_mdm) and
+    loaded with its weights; errors name `path`."""
     arch = dict(ck['arch']); kind = arch.pop('kind', 'hourglass')      # 'mdm': 02_mdm's regression detector
     cls = {'hourglass': HourglassNet, 'mdm': MDM}.get(kind)
-    if cls is None: raise ValueError(f"{p}: unknown detector kind {kind!r} in its arch (hourglass or mdm)")
+    if cls is None: raise ValueError(f"{path}: unknown detector kind {kind!r} in its arch (hourglass or mdm)")
     try: model = cls(**arch)
-    except Exception as e: raise ValueError(f"{p}: cannot rebuild {cls.__name__}(**{arch!r}): {one_line(e)}") from None
+    except Exception as e: raise ValueError(f"{path}: cannot rebuild {cls.__name__}(**{arch!r}): {one_line(e)}") from None
     bad = state_mismatch(model, ck['detector'])
-    if bad: raise ValueError(f"{p}: detector weights do not fit {cls.__name__}(**{arch}): {bad}")
+    if bad: raise ValueError(f"{path}: detector weights do not fit {cls.__name__}(**{arch}): {bad}")
     model.load_state_dict(ck['detector'])
-    return model.to(device or 'cpu').eval(), ck
+    return model
 
 def export_detector(path, dst=None) -> Path:
     "A training checkpoint -> its detector alone (`DETECTOR_KEYS`, fp32, ~8 MB at the cpu preset) at `dst` (default: `detector.pth` beside it)."

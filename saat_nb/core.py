@@ -11,13 +11,14 @@ import numpy as np
 import torch
 
 # %% auto #0
-__all__ = ['PRESET_ADDED', 'IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MACHINERY', 'Preset', 'unwrap', 'get_preset', 'set_seed',
-           'default_device', 'cpu_bf16_units', 'cpu_model', 'machine_info', 'AmpPlan', 'amp_plan', 'device_amp',
-           'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked', 'FolderLock',
-           'check_exercise']
+__all__ = ['PRESET_ADDED', 'IMPLEMENTATION_DEVIATIONS', 'PRESETS', 'MDM_DEVIATIONS', 'MACHINERY', 'Preset', 'unwrap',
+           'get_preset', 'set_seed', 'default_device', 'cpu_bf16_units', 'cpu_model', 'machine_info', 'AmpPlan',
+           'amp_plan', 'device_amp', 'data_root', 'save_atomic', 'write_if_changed', 'remove_stale_tmp', 'FolderLocked',
+           'FolderLock', 'check_exercise']
 
 # %% ../nbs/00_core.ipynb #0046f7b6
-PRESET_ADDED = dict(schedule='step', pct_start=0.25)   # Preset fields added after runs were committed: their values then
+PRESET_ADDED = dict(schedule='step', pct_start=0.25,       # Preset fields added after runs were committed: their values then
+                    detector='hourglass', patch=14, descent_steps=4, hidden=512)
 
 @dataclass(frozen=True)
 class Preset:
@@ -35,8 +36,12 @@ class Preset:
     n_train: int | None = None # cap on training faces (None = all)
     n_valid: int | None = None # cap on validation faces (None = all)
     # detector
+    detector: str = 'hourglass'  # 'hourglass' (HG*1, HG*2: heatmaps) or 'mdm' (baseline-1, 02_mdm: shapes)
     width: int = 256           # hourglass width (256 in the paper)
     stacks: int = 1            # 1 = HG*1, 2 = HG*2
+    patch: int = 14            # MDM: patch side, px (the reference: 30 px at a 200 px face diagonal)
+    descent_steps: int = 4     # MDM: descent steps (the reference: 4)
+    hidden: int = 512          # MDM: the RNN's memory (the reference: 512)
     # attacker / discriminator
     ngf: int = 64              # attacker U-Net base width
     ndf: int = 64              # discriminator base width
@@ -97,6 +102,18 @@ PRESETS = {
                               'augmentation rotation ±15° and scale ±15% instead of ±30° / ±25%: a pilot (outputs/cpu/pilot_preset/) learnt faster in 800 steps',
                               *IMPLEMENTATION_DEVIATIONS)),
     'paper': Preset('paper', amp=True, channels_last=True, num_workers=4, deviations=IMPLEMENTATION_DEVIATIONS),
+}
+MDM_DEVIATIONS = ('MDM at our 64 px crop (the square of side the landmark box diagonal) with 14 px bilinear patches, about 0.2 of the crop side, instead of 30 px integer patches in a face rescaled to a 200 px diagonal (02_mdm names every difference)',
+                  'MDM trained by Adam (lr 1e-3, betas 0.9/0.999) on the one-cycle schedule, instead of the reference\'s Adam at 1e-3 decayed x0.1 every 15 epochs')
+PRESETS |= {
+    'mdm_smoke': replace(PRESETS['smoke'], name='mdm_smoke', detector='mdm', hidden=64, fg_weight=0.,
+                         deviations=('tiny scale for tests: 64 px, MDM hidden 64, 6 steps', MDM_DEVIATIONS[0], *IMPLEMENTATION_DEVIATIONS)),
+    'mdm_cpu': Preset('mdm_cpu', size=64, sigma=2.0, rot=15., scale=0.15, detector='mdm', ngf=32, ndf=32, bs=16, steps=2500,
+                      lr_det=1e-3, lr_att=1e-3, lr_dis=1e-3, schedule='one_cycle', eval_every=100, amp=True, channels_last=True,
+                      deviations=(PRESETS['cpu'].deviations[0], *MDM_DEVIATIONS,
+                                  'batch 16, 2500 steps (the reference: batch 60, tens of thousands of steps): the cpu budget of a baseline and a SAAT run of one seed in about half an hour on 2 cores',
+                                  'heatmap sigma 2.0 px for the structure map S and mask M, as the cpu preset (the hourglass presets\' choice; MDM itself reads no heatmaps)',
+                                  PRESETS['cpu'].deviations[5], *IMPLEMENTATION_DEVIATIONS)),
 }
 MACHINERY = ('amp', 'channels_last', 'num_workers')   # preset fields that change how a run computes, not what it is
 

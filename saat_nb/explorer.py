@@ -14,9 +14,9 @@ from .core import Preset, get_preset, set_seed, data_root
 from .data import find_faces, present_subsets, LandmarkDataset, EVAL_SPLITS, split_subset
 from .runs import read_run_json, read_log, eval_curve
 from .hourglass import HourglassNet, decode_heatmaps
-from .checkpoint import read_checkpoint
+from .checkpoint import read_checkpoint, detector_from
 from .attacker import Attacker, MASK_BG
-from .losses import fool_loss, reconstruction_loss
+from .losses import fool_loss, reconstruction_loss, is_points, detector_target
 from .beta import adaptive_loss
 from .attack import attack_chain, attack_panels, PANELS
 from .metrics import nme, load_results
@@ -64,7 +64,7 @@ def _attacker_takes_s(sd: dict, noise_ch: int = 1) -> bool:
 @dataclass
 class Players:
     "The detector and attacker the explorer drives, with where they came from."
-    detector: HourglassNet
+    detector: torch.nn.Module  # HourglassNet, or MDM (02_mdm) from an mdm_* run
     attacker: Attacker
     preset: Preset
     source: str                # 'untrained' or the checkpoint path
@@ -80,6 +80,8 @@ def load_players(ckpt=None, preset='cpu', seed: int = 0) -> Players:
     "Detector + attacker from a checkpoint path, or untrained (seeded) at `preset` when `ckpt` is None."
     if ckpt is None:
         p = get_preset(preset); set_seed(seed)
+        if p.detector != 'hourglass':
+            raise ValueError(f"load_players: an untrained {p.detector} needs the training faces' mean shape; pass its checkpoint")
         det = HourglassNet(p.stacks, p.width, p.size)
         return Players(det.eval(), untrained_attacker(p, seed), p, 'untrained', False, {})
     path = Path(ckpt)
@@ -88,7 +90,7 @@ def load_players(ckpt=None, preset='cpu', seed: int = 0) -> Players:
     missing = {'arch', 'preset', 'detector'} - set(ck)
     if missing: raise ValueError(f"load_players: {path} lacks {sorted(missing)} (expected the saat_nb/1 checkpoint format)")
     p, ab = Preset.from_dict(ck['preset']), read_ablation(ck, path)
-    det = HourglassNet(**ck['arch']); det.load_state_dict(ck['detector'])
+    det = detector_from(ck, path)
     sd = ck.get('attacker')
     if sd is None: return Players(det.eval(), untrained_attacker(p, seed), p, str(path), False, ab)
     att = Attacker(p.size, p.ngf, p.kernel, use_s=bool(ab.get('use_s', _attacker_takes_s(sd))))
@@ -105,13 +107,14 @@ def attack(det, att, img, hm, pts, lam: float = Preset.lam, beta: float | None =
     the detector's points on I and I_adv, the ground truth, and L_F, L̃, L_R, NME on I and on I_adv (B,)}."""
     a = attack_chain(att, img, hm, seed=seed, beta=beta, bg=bg, scale=scale, use_s=use_s)
     det.eval()
-    hms = det(torch.cat([img, a.x_adv]))
+    outs = det(torch.cat([img, a.x_adv]))                    # heatmaps per stack, or MDM's shapes per step
     B = len(img)
-    hm_adv = [h[B:] for h in hms]
-    pred = decode_heatmaps(hms[-1], method, in_size=img.shape[-1])
+    hm_adv = [h[B:] for h in outs]
+    pred = outs[-1] if is_points(outs) else decode_heatmaps(outs[-1], method, in_size=img.shape[-1])
+    target = detector_target(hm_adv, hm, pts)
     return dict(chain=a, pred=pred[:B], pred_adv=pred[B:], gt=pts,
-                L_F=fool_loss(hm_adv, hm, lam=lam, fg_weight=fg_weight),
-                L_adv=adaptive_loss(hm_adv, hm, a.beta, fg_weight=fg_weight), L_R=reconstruction_loss(img, a.x_adv, a.M),
+                L_F=fool_loss(hm_adv, target, lam=lam, fg_weight=fg_weight),
+                L_adv=adaptive_loss(hm_adv, target, a.beta, fg_weight=fg_weight), L_R=reconstruction_loss(img, a.x_adv, a.M),
                 nme=nme(pred[:B], pts), nme_adv=nme(pred[B:], pts))
 
 # %% ../nbs/09_explorer.ipynb #0537452c

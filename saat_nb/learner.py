@@ -20,28 +20,32 @@ from .core import Preset, get_preset, set_seed, default_device, amp_plan, AmpPla
 from .data import StepDL
 from .runs import ADV_BN_MODES, UPDATE_ORDERS, ablation_config
 from .hourglass import HourglassNet, decode_heatmaps
+from .mdm import MDM, set_mean_shape, crop_mean_shape
 from .attacker import Attacker, Discriminator
-from .losses import heatmap_mse, attacker_total_loss, discriminator_loss
+from .losses import detector_error, detector_target, is_points, attacker_total_loss, discriminator_loss
 from .beta import adaptive_loss
 from .attack import AdvBatch
 from .metrics import nme
 
 # %% auto #0
 __all__ = ['DetectorLoss', 'NMEMetric', 'segment_seed', 'StepSchedule', 'LRDecay', 'kept_buffers', 'still_bn_stats', 'frozen',
-           'allreduce_grads', 'SAATCallback', 'Autocast', 'make_learner']
+           'allreduce_grads', 'SAATCallback', 'Autocast', 'make_detector', 'make_learner']
 
 # %% ../nbs/06_learner.ipynb #4eea92ec
 class DetectorLoss:
-    "L (eq. 1, summed over stacks), in fp32 also for bf16 predictions: list of (B,68,H,W), (B,68,H,W) -> scalar."
+    """L in fp32 also for bf16 predictions (`losses.detector_error`): eq. 1 summed over stacks for heatmaps
+    `(B,K,H,W)`, MDM's NME summed over descent steps for shapes `(B,K,2)` -> scalar."""
     def __init__(self, fg_weight: float = 0.): self.fg_weight = fg_weight
-    def __call__(self, preds, hm, pts=None): return heatmap_mse(preds, hm, self.fg_weight)
+    def __call__(self, preds, hm, pts=None): return detector_error(preds, detector_target(preds, hm, pts), self.fg_weight)
 
 class NMEMetric(Metric):
-    "Mean inter-ocular NME (%) of the decoded last stack over the validation set."
+    "Mean inter-ocular NME (%) over the validation set of the decoded last stack (or MDM's last descent step)."
     def __init__(self, method: str = 'argmax'): self.method = method
     def reset(self): self.total, self.count = 0., 0
     def accumulate(self, learn):
-        e = nme(decode_heatmaps(learn.pred[-1], self.method, in_size=learn.xb[0].shape[-1]), learn.yb[1])
+        last = learn.pred[-1]
+        pts = last.float() if is_points(learn.pred) else decode_heatmaps(last, self.method, in_size=learn.xb[0].shape[-1])
+        e = nme(pts, learn.yb[1])
         self.total += float(e.sum()); self.count += len(e)
     @property
     def value(self): return 100 * self.total / self.count if self.count else None
@@ -189,6 +193,10 @@ class SAATCallback(Callback):
         "The Learner's mixed-precision plan (`core.amp_plan`) for A's, D's and the detector's extra forwards."
         return getattr(self.learn, 'amp', AmpPlan('cpu', None, 'fp32')).autocast()
 
+    def target(self, a: AdvBatch, preds):
+        "What the detector's error on I_adv compares with (`losses.detector_target`): a.hm for heatmaps, the batch's points for MDM."
+        return detector_target(preds, a.hm, self.yb[1])
+
     def make_adv(self, a: AdvBatch):
         "I_adv (eq. 2) under the Learner's precision plan: `a.perturb(attacker)`, (B,3,H,W) -> (B,3,H,W)."
         with self._autocast(): return a.perturb(self.attacker)
@@ -197,7 +205,7 @@ class SAATCallback(Callback):
         "L_T (eq. 7) and its parts; D is frozen by the caller."
         with self._autocast():
             d_fake = self.discriminator(x_adv, a.S).float() if self.use_d else None
-        L_T, parts = attacker_total_loss(preds_adv, a.hm, d_fake, a.x, x_adv, a.M, lam=self.lam, fg_weight=self.p.fg_weight,
+        L_T, parts = attacker_total_loss(preds_adv, self.target(a, preds_adv), d_fake, a.x, x_adv, a.M, lam=self.lam, fg_weight=self.p.fg_weight,
                                          use_gan=self.use_d, use_rec=self.use_lr)
         return L_T, {k: v for k, v in parts.items() if {'L_A': self.use_d, 'L_R': self.use_lr}.get(k, True)}
 
@@ -270,7 +278,7 @@ class SAATCallback(Callback):
         a = self.adv
         if a is None: return
         if self.update_order == 'shared' and not self.shared_attacker_step(a): return
-        a.L_adv = adaptive_loss(a.preds, a.hm, a.beta, self.p.fg_weight)
+        a.L_adv = adaptive_loss(a.preds, self.target(a, a.preds), a.beta, self.p.fg_weight)
         self.stats['L_adv'] = float(a.L_adv.detach())
         self.learn.loss_grad = self.learn.loss_grad + a.L_adv
         self.learn.loss = self.learn.loss_grad.detach().clone()
@@ -308,6 +316,15 @@ class Autocast(Callback):
     def after_cancel_batch(self): self._leave()
 
 # %% ../nbs/06_learner.ipynb #39e8d885
+def make_detector(p: Preset, dls) -> nn.Module:
+    """The detector `p.detector` names, K from the data: `HourglassNet` (stacks, width), or `MDM` (patch, descent steps,
+    memory) starting from the mean shape of `dls.train`'s faces (`mdm.crop_mean_shape`)."""
+    K = dls.train.n_points
+    if p.detector == 'hourglass': return HourglassNet(p.stacks, p.width, p.size, n_points=K)
+    if p.detector == 'mdm':
+        return set_mean_shape(MDM(p.size, K, p.patch, p.descent_steps, p.hidden), crop_mean_shape(dls.train.dataset.ds.faces, p.size))
+    raise ValueError(f"make_detector: preset {p.name!r} has detector {p.detector!r}; choose 'hourglass' or 'mdm'")
+
 def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: int = 0, update_order: str = 'paper',
                  eval_every: int | None = None, **ablation) -> Learner:
     "Detector `Learner` (+ `SAATCallback` when `saat`) on `data.face_dataloaders`; `**ablation`: see `runs.ablation_config`."
@@ -318,7 +335,7 @@ def make_learner(dls, preset: Preset | str = 'smoke', saat: bool = False, seed: 
                         f"got {type(dls.train).__name__}")
     set_seed(seed)
     dev = dls.device if getattr(dls, 'device', None) is not None else default_device()
-    model = HourglassNet(p.stacks, p.width, p.size, n_points=dls.train.n_points).to(dev)   # K from the data
+    model = make_detector(p, dls).to(dev)
     every = eval_every or p.eval_every
     cbs = [StepSchedule(p.steps, every, every, seed), LRDecay(p.lr_det, p.decay, p.decay_every, p.schedule, p.steps, p.pct_start)]
     if saat:

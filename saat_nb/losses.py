@@ -7,9 +7,11 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from .core import Preset
+from .mdm import descent_loss
 
 # %% auto #0
-__all__ = ['heatmap_mse', 'fool_loss', 'attacker_gan_loss', 'discriminator_loss', 'reconstruction_loss', 'attacker_total_loss']
+__all__ = ['heatmap_mse', 'is_points', 'detector_target', 'detector_error', 'fool_loss', 'attacker_gan_loss',
+           'discriminator_loss', 'reconstruction_loss', 'attacker_total_loss']
 
 # %% ../nbs/04_losses.ipynb #09ec0321
 def _as_stacks(preds, who: str = 'heatmap_mse') -> list:
@@ -56,12 +58,37 @@ def heatmap_mse(preds, target, fg_weight: float = 0., reduction: str = 'mean'):
     per = sum(_per_sample_mse(p, target, fg_weight) for p in _as_stacks(preds))
     return per.mean() if reduction == 'mean' else per
 
+# %% ../nbs/04_losses.ipynb #a10209db
+def is_points(preds) -> bool:
+    "True when `preds` (a tensor or a list of them, one per stack or step) are shapes `(B,K,2)`, not heatmaps `(B,K,H,W)`."
+    last = _as_stacks(preds, 'is_points')[-1]
+    return last.dim() == 3 and last.shape[-1] == 2
+
+def detector_target(preds, hm, pts):
+    "What the detector's error compares `preds` with: the points `(B,K,2)` for a shape regressor, else the heatmaps `(B,K,H,W)`."
+    return pts if is_points(preds) else hm
+
+def _per_sample_error(pred, target, fg_weight=0., who: str = 'detector_error'):
+    "One stack or step: `(B,K,H,W)` heatmaps -> weighted MSE, `(B,K,2)` points -> NME; vs `target` of the same shape -> (B,)."
+    if pred.dim() == 3 and pred.shape[-1] == 2:
+        if target.shape != pred.shape:
+            raise ValueError(f"{who}: points {tuple(pred.shape)} need target points of the same shape, got {tuple(target.shape)}")
+        return descent_loss(pred, target, reduction='none')
+    return _per_sample_mse(pred, target, fg_weight, who)
+
+def detector_error(preds, target, fg_weight: float = 0., reduction: str = 'mean', who: str = 'detector_error'):
+    """The detector's L: eq. 1 summed over stacks (`heatmap_mse`) for heatmaps, MDM's NME summed over descent
+    steps (`mdm.descent_loss`) for shapes -> scalar, or `(B,)` with reduction='none'."""
+    if reduction not in ('mean', 'none'): raise ValueError(f"{who}: reduction must be 'mean' or 'none', got {reduction!r}")
+    per = sum(_per_sample_error(p, target, fg_weight, who) for p in _as_stacks(preds, who))
+    return per.mean() if reduction == 'mean' else per
+
 # %% ../nbs/04_losses.ipynb #d308940d
 def fool_loss(preds_adv, target, lam: float = Preset.lam, fg_weight: float = 0., eps: float = 1e-8):
-    "L_F (eq. 3), per sample then mean: last stack of `preds_adv` `(B,68,H,W)` vs target -> scalar."
+    "L_F (eq. 3), per sample then mean: the last stack (or step) of `preds_adv` vs `detector_target` -> scalar."
     if lam < 0: raise ValueError(f"fool_loss: lam must be >= 0, got {lam}")
-    mse = _per_sample_mse(_as_stacks(preds_adv, 'fool_loss')[-1], target, fg_weight, 'fool_loss')
-    return (1 / (mse + lam).clamp_min(eps)).mean()
+    err = _per_sample_error(_as_stacks(preds_adv, 'fool_loss')[-1], target, fg_weight, 'fool_loss')
+    return (1 / (err + lam).clamp_min(eps)).mean()
 
 # %% ../nbs/04_losses.ipynb #ab5f3326
 def _bce(logits, real: bool):

@@ -6,13 +6,15 @@ every landmark, update a memory, regress a shape update, and repeat; in PyTorch,
 # %% ../nbs/02_mdm.ipynb #e5cfe4da
 from __future__ import annotations
 import math
+import numpy as np
 import torch
 from torch import nn
 import torch.nn.functional as F
 from .landmarks import landmark_scheme
+from .data import read_pts, face_box, crop_matrix, apply_matrix
 
 # %% auto #0
-__all__ = ['extract_patches', 'MDM', 'mean_shape', 'set_mean_shape', 'descent_loss']
+__all__ = ['extract_patches', 'MDM', 'mean_shape', 'crop_mean_shape', 'set_mean_shape', 'descent_loss']
 
 # %% ../nbs/02_mdm.ipynb #42c0f1de
 def extract_patches(img: torch.Tensor, pts: torch.Tensor, patch: int) -> torch.Tensor:
@@ -84,6 +86,14 @@ def mean_shape(points) -> torch.Tensor:
     p = torch.as_tensor(points, dtype=torch.float32)
     if p.ndim != 3 or p.shape[-1] != 2 or not len(p): raise ValueError(f"mean_shape: need (N,K,2) points, got {tuple(p.shape)}")
     return p.mean(0)
+
+def crop_mean_shape(faces, size: int) -> torch.Tensor:
+    """Faces (`data.Face` or a benchmark's, 01c) -> `(K,2)`: the mean of their points in the plain (unaugmented)
+    `size` px crop (`data.crop_face`'s geometry), from the annotations alone: no image is decoded."""
+    faces = list(faces)
+    if not faces: raise ValueError("crop_mean_shape: no faces")
+    pts = [np.asarray(f.points, np.float32) if hasattr(f, 'points') else read_pts(f.pts, None) for f in faces]
+    return mean_shape(np.stack([apply_matrix(crop_matrix(face_box(q), size), q) for q in pts]))
 
 def set_mean_shape(model: MDM, points) -> MDM:
     "Set `model.init_shape` from the training crops' points `(N,K,2)` (or a `(K,2)` shape)."

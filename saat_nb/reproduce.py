@@ -17,7 +17,7 @@ from .runs import (ABLATION_DEFAULTS, ABLATIONS, ALL_SPLITS, run_name, run_state
 from .checkpoint import export_detector, export_saat, load_detector
 from .metrics import evaluate_model, save_results, load_results, markdown_table
 from .robustness import robustness_report
-from .paper import PAPER_FLUCTUATION, PAPER_ABLATIONS, paper_full, paper_ablation
+from .paper import PAPER_FLUCTUATION, PAPER_ABLATIONS, paper_full, paper_ablation, paper_rows
 from .paired import face_nme, paired_stats, plot_paired
 from .train import train_run
 from .evaluate import plot_ced, save_figure
@@ -698,6 +698,11 @@ def _faces(runs: dict, split: str) -> dict:
     return {s: f for s, d in runs.items()
             if d is not None and run_state(d).done and (f := face_nme(d, split)) is not None}
 
+def _paper_row(k: str, detector: str) -> tuple:
+    "(table, 300W Full NME %) of run kind `k` for a `detector`: Tables 1/6/7 for the hourglass; MDM has Table 1's two rows only."
+    if detector == 'hourglass': return paper_ablation(k) if k in ('baseline', 'saat', *PAPER_ABLATIONS) else (None, None)
+    return ('Table 1', paper_full(detector=detector)[k]) if k in ('baseline', 'saat') else (None, None)
+
 def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | None = None) -> dict:
     """Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written
     to results.json; `data`: the 300W root as this call was given it (for results.md's command), None when it read
@@ -711,15 +716,15 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
         pb, pa = ({s: _nme(d, split) for s, d in r.items()} for r in (b, a))
         c = compare_seeds([v for v in pb.values() if v is not None], [v for v in pa.values() if v is not None])
         if c:   # same seed: same batches, same start, same faces scored
-            c.update(paper_full=paper_full(masked=split.startswith('masked')),
+            c.update(paper_full=paper_full(masked=split.startswith('masked'), detector=p.detector),
                      paired=paired_stats(_faces(b, split), _faces(a, split)))
         by_subset[split_label(split)] = c
     abl, abl_stats = [], []
     for k in ['baseline', 'saat'] + list(ABLATIONS):
         dirs = {s: {'baseline': b.get(s), 'saat': a.get(s)}.get(k, root / run_folder_name(k, s)) for s in seeds}
         dirs = {s: d for s, d in dirs.items() if d is not None and run_state(d).done}
-        t, fu = paper_ablation(k) if k in ('baseline', 'saat', *PAPER_ABLATIONS) else (None, None)
-        pdf = None if fu is None else fu - paper_ablation('saat')[1]
+        t, fu = _paper_row(k, p.detector)
+        pdf = None if fu is None else fu - _paper_row('saat', p.detector)[1]
         for s, d in dirs.items():
             ref = a.get(s) if a.get(s) is not None and run_state(a[s]).done else None
             row = {'row': k, 'run': d.name, 'seed': s, **{f'nme_{split}': _nme(d, split) for split in EVAL_SPLITS}}
@@ -737,7 +742,7 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
         for s, d in runs.items():
             if (d / 'eval.csv').is_file():
                 f = fluctuation(d)
-                m, lo, hi = PAPER_FLUCTUATION[kind]
+                m, lo, hi = PAPER_FLUCTUATION[kind] if p.detector == 'hourglass' else (None, None, None)   # Table 9: HG only
                 fl.append({'run': d.name, 'from_step': f['from_step'], 'readings': f['n'], 'min': f['min'],
                            'max': f['max'], 'range': f['range'], 'paper_row': m, 'paper_min': lo, 'paper_max': hi})
     used = [d for d in [*b.values(), *a.values()] + [root / r['run'] for r in abl] if (d / 'run.json').is_file()]
@@ -800,7 +805,7 @@ def _ablation_stat_rows(stats: list) -> list[dict]:
 def _fluctuation_rows(fl: list) -> list[dict]:
     return [{'run': r['run'], 'from step': r['from_step'], 'readings': r['readings'],
              'ours NME% range': f"{r['min']:.2f}-{r['max']:.2f}", 'ours range width': r['range'],
-             'paper Table 9 (HELEN-trained, COFW)': f"{r['paper_row']} {r['paper_min']:.2f}-{r['paper_max']:.2f}"}
+             'paper Table 9 (HELEN-trained, COFW)': '-' if r['paper_row'] is None else f"{r['paper_row']} {r['paper_min']:.2f}-{r['paper_max']:.2f}"}
             for r in fl]
 
 def _table(rows: list[dict]) -> str:
@@ -830,7 +835,8 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              'SAAT lower in': f"{q['wins']}/{q['n_seeds']}", 'sign p': q['sign_p'],
              'bootstrap 95% (seeds x faces)': _ci(q['bootstrap95']),
              'unpaired: spread (max-min)': c['spread'],
-             'paper HG*1 / +SAAT (300W full)': f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
+             f"paper {paper_rows(p.get('detector', 'hourglass'))['baseline'].split(' (')[0]} / +SAAT (300W full)":
+                 f"{c['paper_full']['baseline']:.2f} / {c['paper_full']['saat']:.2f}"}
             for sub, c in res['main'].items() if c and (q := c.get('paired'))]
     abl_seeds = sorted({r['seed'] for r in res['ablations'] if r['row'] not in ('baseline', 'saat')})
     data = res.get('data') or 'DATA'   # as the command that wrote this file was given it
@@ -856,8 +862,10 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              "`saat-reproduce` re-evaluates the committed baseline and SAAT detectors on the data at hand "
              "and keeps these numbers only where they match.", '',
              f"Protocol: {res['protocol']} (the paper: 300W train 3,148 faces, test 300W full; **another protocol**). "
-             f"Scale: the `{p['name']}` preset, {p['size']} px, width {p['width']}, {p['steps']} steps "
-             "(the paper: 256 px, width 256, 200k+ steps; **another scale**). "
+             f"Scale: the `{p['name']}` preset, {p['size']} px, "
+             + (f"MDM with {p['patch']} px patches, memory {p['hidden']}, {p['descent_steps']} descent steps, "
+                if p.get('detector') == 'mdm' else f"width {p['width']}, ")
+             + f"{p['steps']} steps (the paper: 256 px, width 256, 200k+ steps; **another scale**). "
              f"Deviations: {'; '.join(p['deviations']) or 'none'}.", '',
              '## Baseline vs SAAT (NME %, inter-ocular)', '',
              'Paired gain = baseline minus SAAT of the same seed (same batches, same start, same faces), averaged '
@@ -1111,7 +1119,8 @@ def main(argv=None) -> int:
                "--preset smoke only checks the pipeline (about a minute): its numbers mean nothing; "
                "the real run is --preset cpu. Exit status: 0 done; 2 bad data or arguments, "
                "another process on the folder, or a run folder that cannot be trusted.")
-    ap.add_argument('--preset', default='cpu', choices=['smoke', 'cpu', 'paper'])
+    ap.add_argument('--preset', default='cpu', choices=list(PRESETS),
+                    help="the scale: smoke, cpu, paper (the hourglass, HG*1); mdm_smoke, mdm_cpu (MDM, the paper's baseline-1)")
     ap.add_argument('--protocol', default='cross', choices=list(PROTOCOLS),
                     help="'cross' (default): the 300W reproduction; 'wflw', 'cofw68', '300vw': one of the paper's other "
                     "benchmarks (--data its release root; see 01c) into OUT/<preset>/<protocol>/")

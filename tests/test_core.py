@@ -3,7 +3,8 @@ import pytest
 from saat_nb.core import get_preset, data_root, PRESETS, Preset
 
 def test_presets_named_and_overridable():
-    assert set(PRESETS) == {'smoke', 'cpu', 'paper'}
+    assert set(PRESETS) == {'smoke', 'cpu', 'paper', 'mdm_smoke', 'mdm_cpu'}
+    assert {n for n, p in PRESETS.items() if p.detector == 'mdm'} == {'mdm_smoke', 'mdm_cpu'}
     assert get_preset('cpu', steps=3).steps == 3
     with pytest.raises(KeyError): get_preset('huge')
     with pytest.raises(TypeError): get_preset('cpu', not_a_field=1)

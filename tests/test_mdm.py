@@ -63,3 +63,25 @@ def test_checkpoint_and_prediction_take_an_mdm(tmp_path, data_dir):
     assert torch.allclose(p, q, atol=1e-4)                             # flip-averaging is mirror-consistent
     torch.save({**torch.load(tmp_path / 'm.pth'), 'arch': {**m.arch, 'kind': 'rnn'}}, tmp_path / 'bad.pth')
     with pytest.raises(ValueError, match="unknown detector kind 'rnn'"): load_detector(tmp_path / 'bad.pth')
+
+
+def test_one_training_loop_for_mdm_and_saat_on_it(data_dir, tmp_path):
+    "SAAT on MDM is the same Learner and callback: L, L_F and L̃ read MDM's points; the run folder rebuilds an MDM."
+    import json
+    from saat_nb.train import train_run
+    from saat_nb.checkpoint import load_detector, export_detector
+    from saat_nb.losses import fool_loss, detector_error
+    from saat_nb.runs import read_log
+    torch.set_num_threads(1)
+    d = train_run('mdm_smoke', data_dir, tmp_path / 'saat', saat=True, progress=False)
+    log = read_log(d)
+    assert len(log['L']) == 6 and all(np.isfinite(log[k]).all() for k in ('L', 'L_adv', 'L_F', 'L_A', 'L_R', 'L_D'))
+    assert (log['L_adv'] > 0).any() and (log['skipped'] == 0).all()
+    m, ck = load_detector(export_detector(d / 'final.pth'))
+    assert isinstance(m, MDM) and torch.isfinite(m.init_shape).all() and ck['step'] == 6
+    nme = json.loads((d / 'metrics.json').read_text())['valid']['nme']
+    assert 0 < nme < 100
+    # L_F on points: the NME of the last step, and larger errors are rewarded less (the attacker lowers L_F)
+    g = torch.rand(2, 68, 2) * 40 + 10
+    assert fool_loss([g + 9, g + 1], g) > fool_loss([g + 1, g + 5], g)
+    assert torch.allclose(detector_error([g + 1], g, reduction='none'), descent_loss(g + 1, g, 'none'))

@@ -9,7 +9,13 @@ from saat_nb.predict import load_detector
 
 CPU = Path(__file__).resolve().parents[1] / 'outputs' / 'cpu'
 
-@pytest.mark.parametrize('run', ['baseline_s0', 'saat_s0'])
+RUNS = sorted(d.name for d in CPU.glob('*_s[0-9]*') if (d / 'run.json').is_file() and d.name.split('_')[0] in ('baseline', 'saat'))
+
+def test_every_committed_seed_has_its_pair():
+    seeds = {n.rsplit('_s', 1)[1] for n in RUNS}
+    assert seeds and RUNS == sorted(f'{k}_s{s}' for s in seeds for k in ('baseline', 'saat')), RUNS
+
+@pytest.mark.parametrize('run', RUNS)
 def test_detector_reproduces_committed_nme(run, data_dir):
     d = CPU / run
     assert (d / 'detector.pth').is_file(), f'{d}/detector.pth is missing: it is committed with the results'

@@ -69,7 +69,8 @@ def main(argv=None):
     st, nm = eval_curve(out)
     info = read_run_json(out / 'run.json')
     res = {'command': 'SAAT_DATA=../shared/data/300w python tools/pilot_steps.py ' + ' '.join(sys.argv[1:] if argv is None else argv),
-           'run': name, 'steps': a.steps, 'decay_every': a.decay_every, 'schedule': a.schedule, 'lr_det': p.lr_det, 'bs': p.bs, 'width': p.width, 'threads': torch.get_num_threads(),
+           'run': name, 'steps': a.steps, 'decay_every': a.decay_every, 'schedule': a.schedule, 'lr_det': p.lr_det, 'bs': p.bs, 'detector': p.detector,
+           **({'patch': p.patch, 'hidden': p.hidden} if p.detector == 'mdm' else {'width': p.width}), 'threads': torch.get_num_threads(),
            'load_before': load0, 'load_after': os.getloadavg(), 'wall_s': info.get('wall_s'), 'machine': info.get('machine'),
            'valid_steps': st.tolist(), 'valid_nme': nm.tolist(), 'best_valid_nme': float(nm.min()),
            'flat_within_0.1_from_step': flat_from(st, nm)}

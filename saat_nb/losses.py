@@ -58,7 +58,7 @@ def heatmap_mse(preds, target, fg_weight: float = 0., reduction: str = 'mean'):
     per = sum(_per_sample_mse(p, target, fg_weight) for p in _as_stacks(preds))
     return per.mean() if reduction == 'mean' else per
 
-# %% ../nbs/04_losses.ipynb #a10209db
+# %% ../nbs/04_losses.ipynb #37697325
 def is_points(preds) -> bool:
     "True when `preds` (a tensor or a list of them, one per stack or step) are shapes `(B,K,2)`, not heatmaps `(B,K,H,W)`."
     last = _as_stacks(preds, 'is_points')[-1]

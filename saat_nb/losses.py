@@ -70,7 +70,7 @@ def detector_target(preds, hm, pts):
 
 def _per_sample_error(pred, target, fg_weight=0., who: str = 'detector_error'):
     "One stack or step: `(B,K,H,W)` heatmaps -> weighted MSE, `(B,K,2)` points -> NME; vs `target` of the same shape -> (B,)."
-    if pred.dim() == 3 and pred.shape[-1] == 2:
+    if is_points(pred):
         if target.shape != pred.shape:
             raise ValueError(f"{who}: points {tuple(pred.shape)} need target points of the same shape, got {tuple(target.shape)}")
         return descent_loss(pred, target, reduction='none')

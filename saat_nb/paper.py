@@ -38,10 +38,13 @@ PAPER_ABLATIONS = {'beta1': ('Table 6', (6.36, 3.47, 4.04)), 'beta0.5': ('Table 
                    'lam0': ('Table 6', (7.06, 3.42, 4.13)), 'noS': ('Table 7', (5.36, 3.17, 3.78)),
                    'noLR': ('Table 7', (6.13, 3.32, 3.99)), 'noD': ('Table 7', (5.68, 3.01, 3.53))}
 
-def paper_ablation(row: str) -> tuple[str, float]:
-    "(the paper's table, its 300W Full NME %) of an ablation row, or of 'saat' / 'baseline' (Table 1's HG*1 rows)."
-    if row in PAPER_ROWS: return ('Table 6/7' if row == 'saat' else 'Table 1'), paper_full()[row]
+def paper_ablation(row: str, detector: str = 'hourglass') -> tuple:
+    """(the paper's table, its 300W Full NME %) of an ablation row, or of 'saat' / 'baseline' (Table 1's rows of
+    `detector`); (None, None) for an ablation row of MDM, which the paper did not ablate."""
+    if row in PAPER_ROWS:
+        return ('Table 6/7' if row == 'saat' and detector == 'hourglass' else 'Table 1'), paper_full(detector=detector)[row]
     if row not in PAPER_ABLATIONS: raise KeyError(f"paper_ablation: no paper row {row!r}; rows: {[*PAPER_ROWS, *PAPER_ABLATIONS]}")
+    if detector != 'hourglass': return None, None
     table, nmes = PAPER_ABLATIONS[row]
     return table, nmes[PAPER_SPLITS.index('full')]
 

@@ -698,11 +698,6 @@ def _faces(runs: dict, split: str) -> dict:
     return {s: f for s, d in runs.items()
             if d is not None and run_state(d).done and (f := face_nme(d, split)) is not None}
 
-def _paper_row(k: str, detector: str) -> tuple:
-    "(table, 300W Full NME %) of run kind `k` for a `detector`: Tables 1/6/7 for the hourglass; MDM has Table 1's two rows only."
-    if detector == 'hourglass': return paper_ablation(k) if k in ('baseline', 'saat', *PAPER_ABLATIONS) else (None, None)
-    return ('Table 1', paper_full(detector=detector)[k]) if k in ('baseline', 'saat') else (None, None)
-
 def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | None = None) -> dict:
     """Every finished run under `root` (all seeds found there, whatever this call trained) -> the results dict written
     to results.json; `data`: the 300W root as this call was given it (for results.md's command), None when it read
@@ -723,8 +718,8 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
     for k in ['baseline', 'saat'] + list(ABLATIONS):
         dirs = {s: {'baseline': b.get(s), 'saat': a.get(s)}.get(k, root / run_folder_name(k, s)) for s in seeds}
         dirs = {s: d for s, d in dirs.items() if d is not None and run_state(d).done}
-        t, fu = _paper_row(k, p.detector)
-        pdf = None if fu is None else fu - _paper_row('saat', p.detector)[1]
+        t, fu = paper_ablation(k, p.detector) if k in ('baseline', 'saat', *PAPER_ABLATIONS) else (None, None)
+        pdf = None if fu is None else fu - paper_ablation('saat', p.detector)[1]
         for s, d in dirs.items():
             ref = a.get(s) if a.get(s) is not None and run_state(a[s]).done else None
             row = {'row': k, 'run': d.name, 'seed': s, **{f'nme_{split}': _nme(d, split) for split in EVAL_SPLITS}}

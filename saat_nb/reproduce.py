@@ -246,8 +246,9 @@ class TrainProgress:
             self._draw()
 
     def skip(self, name: str):
-        "`name` needs no training: its steps count as done."
+        "`name` needs no training: its steps leave the total (once, however often it is said)."
         with self.lock:
+            if name in self.finished: return
             self.bar.total -= self.steps
             self.finished.add(name)
             self._draw()
@@ -376,6 +377,9 @@ def train_stages(stages, p: Preset, data: Path, root: Path, seeds, nbs: Path, ke
          f"{len(to_train)} to train"
          + (f" ({', '.join(n for _, n, _ in to_train)}): {_eta_words(root, p, to_train, jobs)}" if to_train else ''))
     prog = TrainProgress([n for _, n, _ in todo], p.steps) if to_train else None
+    # runs with nothing to train leave the bar's total now, not when the queue reaches them: the ETA is right from the start
+    for _, n, _ in todo:
+        if prog and not retrain and states[n].done: prog.skip(n)
     try:
         if jobs <= 1 or len(to_train) <= 1:
             return {name: train_run_nb(st, name, prm, p, data, root, nbs, kernel, retrain, prog)
@@ -685,11 +689,13 @@ def _runs_info(dirs) -> tuple[str, dict]:
     "(when the runs were trained, 'A to B', and the machine(s) they trained on) from their run.json."
     infos = [json.loads((Path(d) / 'run.json').read_text()) for d in dirs if (Path(d) / 'run.json').is_file()]
     dates = sorted(i['started'][:10] for i in infos if i.get('started'))
-    ms = {json.dumps({k: i['machine'].get(k) for k in ('cpu', 'cpu_model', 'cores', 'torch', 'gpu') if i['machine'].get(k)},
-                     sort_keys=True)
-          for i in infos if i.get('machine')}
-    threads = sorted({i['machine'].get('threads') for i in infos if i.get('machine', {}).get('threads')})
-    m = json.loads(sorted(ms)[0]) if len(ms) == 1 else {'cpu': ' / '.join(sorted(ms))}
+    ms = [i['machine'] for i in infos if i.get('machine')]
+    m = {}   # field by field: runs from different sessions may differ, and older run.json files record fewer fields
+    for k in ('cpu', 'cpu_model', 'cores', 'torch', 'gpu'):
+        if vals := sorted({str(x[k]) for x in ms if x.get(k)}):
+            miss = sum(not x.get(k) for x in ms)
+            m[k] = ' / '.join(vals) + (f" ({miss} of {len(ms)} runs do not say)" if miss else '')
+    threads = sorted({x['threads'] for x in ms if x.get('threads')})
     return ((f"{dates[0]} to {dates[-1]}" if dates and dates[0] != dates[-1] else dates[0] if dates else '?'),
             {**m, 'threads': threads, 'precision': sorted({pr for d in dirs if (pr := run_info(d)['precision'])})})
 

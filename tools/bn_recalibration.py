@@ -17,6 +17,7 @@ from saat_nb.core import Preset, data_root, machine_info, set_seed
 from saat_nb.data import find_faces, LandmarkDataset
 from saat_nb.metrics import evaluate_model
 from saat_nb.checkpoint import load_detector
+from saat_nb.runs import run_weights
 
 SPLITS = (('helen/testset', 'valid'), ('afw', 'test'))
 
@@ -51,12 +52,11 @@ def main(argv=None):
     a = ap.parse_args(argv)
     runs = list(map(Path, a.runs))
     for run in runs:   # every run checked before any work
-        if not ((run / 'detector.pth').is_file() or (run / 'final.pth').is_file()):
+        if run_weights(run) is None:
             ap.error(f"{run}: no detector.pth or final.pth (is it a finished run folder?)")
     root, rows = data_root(a.data), []
     for run in runs:
-        ck = run / 'detector.pth' if (run / 'detector.pth').is_file() else run / 'final.pth'
-        model, c = load_detector(ck)
+        model, c = load_detector(run_weights(run))
         P = Preset.from_dict(c['preset'])   # as trained
         sets = {lab: LandmarkDataset(find_faces(root, lab), P) for lab, _ in SPLITS}
         score = lambda: {lab: 100 * float(evaluate_model(model, ds, split=sp, progress=False, bs=P.bs).nme.mean())

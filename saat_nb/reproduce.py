@@ -24,12 +24,12 @@ from .evaluate import plot_ced, save_figure
 
 # %% auto #0
 __all__ = ['STAGES', 'TRAIN_NB', 'EVAL_NB', 'ABLATION_SEEDS', 'NME_TOLERANCE', 'FLUCTUATION_WINDOW', 'ABLATION_COLUMNS',
-           'PROTOCOLS', 'MAIN_SPLIT', 'run_folder_name', 'stage_runs', 'preset_overrides', 'preset_param',
-           'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash', 'marker_done', 'mark_done',
-           'train_precision', 'precision_check', 'notebooks_dir', 'execute', 'train_kwargs', 'TrainProgress',
-           'train_run_nb', 'training_queue', 'train_stages', 'eval_faces', 'masked_copy', 'evaluate_run', 'verify_run',
-           'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs', 'found_seeds',
-           'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
+           'PROTOCOLS', 'MAIN_SPLIT', 'run_folder_name', 'stage_runs', 'default_ablations', 'preset_overrides',
+           'preset_param', 'preset_identity', 'preset_mismatch', 'file_digest', 'stage_hash', 'marker_done',
+           'mark_done', 'train_precision', 'precision_check', 'notebooks_dir', 'execute', 'train_kwargs',
+           'TrainProgress', 'train_run_nb', 'training_queue', 'train_stages', 'eval_faces', 'masked_copy',
+           'evaluate_run', 'verify_run', 'eval_nb_hash', 'evaluate_stage', 'fluctuation', 'plot_ablations', 'done_runs',
+           'found_seeds', 'figures_stage', 'compare_seeds', 'paired_words', 'verdict', 'gather', 'ablation_verdict',
            'results_markdown', 'score_runs', 'benchmark_table', 'benchmark_markdown', 'reproduce_benchmark',
            'check_data', 'reproduce', 'main', 'summary_figure']
 
@@ -54,6 +54,11 @@ def stage_runs(stage: str, seeds, ablations=None, ablation_seeds: int = ABLATION
     bad = set(rows) - set(ABLATIONS)
     if bad: raise ValueError(f"unknown ablation row(s) {sorted(bad)}; choose from {list(ABLATIONS)}")
     return {run_folder_name(k, s): dict(SAAT=True, SEED=s, **ABLATIONS[k]) for s in seeds[:ablation_seeds] for k in rows}
+
+def default_ablations(p: Preset) -> tuple:
+    """The ablation rows `reproduce` trains when none are named: all of them for the hourglass; none for MDM, which the
+    paper does not ablate (its Tables 6 and 7 are HG*1 rows): 22 MDM runs nobody asked for would cost hours."""
+    return () if p.detector == 'mdm' else tuple(ABLATIONS)
 
 # %% ../nbs/10_reproduce.ipynb #3bca51c8
 def _what_it_is(d: dict) -> dict:
@@ -824,6 +829,13 @@ def _what_would_change(by_subset: dict) -> list:
             "scale (256 px, width 256, all of 300W's 3,148 training faces). The `paper` preset is the run for a GPU.",
             '']
 
+def _mdm_ablation_lines(res: dict) -> list:
+    "results.md's runs section for an MDM preset without ablation runs: the paper ablates the hourglass only."
+    return ['## Every run', '',
+            'The paper ablates SAAT on the hourglass only (Tables 6 and 7), so the MDM presets train no ablation '
+            'row by default (`--ablations ROW ...` trains some, against full SAAT of the same seed).', '',
+            _table(_ablation_rows(res['ablations'])), '']
+
 def results_markdown(res: dict, root: Path | None = None) -> str:
     "results.json -> results.md (`root`: the folder holding `diagnostics/`, default `res['root']`)."
     p, m = res['preset'], res['machine']
@@ -876,13 +888,14 @@ def results_markdown(res: dict, root: Path | None = None) -> str:
              'for the reader. Paper columns: Table 1 for the clean subsets, Table 5 for the masked ones. '
              'Per-seed pairs: `figures/paired.png`.', '', _table(rows), '',
              f"**Verdict.** {res['verdict']}", '', *_what_would_change(res['main']),
+             *(_mdm_ablation_lines(res) if p.get('detector') == 'mdm' and not abl_seeds else [
              f"## Ablations (seeds {', '.join(map(str, abl_seeds)) or '-'}; paper Tables 6 and 7, 300W full)", '',
              "Δ = row minus full SAAT of the same seed (positive: the row is worse), paired as above. "
              "The `baseline` row has no attacker at all; `keepBN` (not in the paper) keeps the detector's BatchNorm "
              "running statistics from the adversarial batches.", '',
              _table(_ablation_stat_rows(res.get('ablation_stats', []))), '',
              f"**Ablations in words.** {res.get('ablation_verdict', '')}", '',
-             'Every run:', '', _table(_ablation_rows(res['ablations'])), '',
+             'Every run:', '', _table(_ablation_rows(res['ablations'])), '']),
              f"## NME fluctuation over {res.get('fluctuation_window', 'the last readings')} (Table 9 in spirit)", '',
              _table(_fluctuation_rows(res['fluctuation'])), '',
              'The paper measures the range *after convergence*; `figures/fluctuation.png` shows whether the '
@@ -1052,6 +1065,7 @@ def reproduce(preset='cpu', data=None, out='outputs', seeds=(0, 1, 2, 3, 4), sta
     the folder); returns the results dict. Finished runs are kept (`retrain=True` retrains them, never in place)."""
     p = get_preset(preset)
     seeds = [int(s) for s in seeds]
+    if ablations is None: ablations = default_ablations(p)
     bad = set(stages) - set(STAGES)
     if bad: raise ValueError(f"unknown stage(s) {sorted(bad)}; choose from {list(STAGES)}")
     if not seeds: raise ValueError("give at least one seed")
@@ -1136,7 +1150,7 @@ def main(argv=None) -> int:
                     help=f'ablation rows train for the first N seeds (default: {ABLATION_SEEDS})')
     ap.add_argument('--stages', nargs='+', default=list(STAGES), choices=list(STAGES))
     ap.add_argument('--ablations', nargs='+', default=None, choices=list(ABLATIONS),
-                    help='ablation rows to train (default: all)')
+                    help="ablation rows to train (default: all; none for the MDM presets, which the paper does not ablate)")
     ap.add_argument('--retrain', action='store_true',
                     help='train the runs of the training stages again even when finished: each '
                     'trains into OUT/<preset>/.retrain/<run>/ and replaces the finished one only when done '

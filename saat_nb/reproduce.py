@@ -675,7 +675,7 @@ def paired_words(sub: str, q: dict, who: str = 'SAAT', other: str = 'the baselin
         return (head + f"): with one seed there is no interval over seeds, so **not established**; the bootstrap "
                 f"over faces alone gives {_ci(q['bootstrap95'])}.")
     return (head + f", sign test p = {q['sign_p']:.3g}); 95% interval over seeds {_ci(q['ci95'])}, two-level "
-            f"bootstrap {_ci(q['bootstrap95'])}: " + ("**established**" if q['established'] else
+            f"bootstrap {_ci(q['bootstrap95'])}: " + (f"**established** ({who} {'better' if g > 0 else 'worse'})" if q['established'] else
                                                        "**not established** (the interval includes zero)") + '.')
 
 def verdict(by_subset: dict) -> str:
@@ -686,7 +686,9 @@ def verdict(by_subset: dict) -> str:
         parts.append(paired_words(sub, q) if q else f"{sub}: no paired results.")
     est = [sub for sub, c in by_subset.items() if (c or {}).get('paired', {}).get('established')]
     nest = [sub for sub in by_subset if sub not in est]
-    return (' '.join(parts) + f" Established: {', '.join(est) or 'none'}; not established: {', '.join(nest) or 'none'}."
+    worse = lambda sub: ' (SAAT worse)' if by_subset[sub]['paired']['mean_gain'] < 0 else ''
+    return (' '.join(parts) + f" Established: {', '.join(s + worse(s) for s in est) or 'none'}; "
+            f"not established: {', '.join(nest) or 'none'}."
             " (Unpaired, for the reader: the seed spreads are in the table.)")
 
 # %% ../nbs/10_reproduce.ipynb #b36e5c8b

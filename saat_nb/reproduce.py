@@ -753,7 +753,8 @@ def gather(root: Path, p: Preset, seeds=None, command: str = '', data: str | Non
                 m, lo, hi = PAPER_FLUCTUATION[kind] if p.detector == 'hourglass' else (None, None, None)   # Table 9: HG only
                 fl.append({'run': d.name, 'from_step': f['from_step'], 'readings': f['n'], 'min': f['min'],
                            'max': f['max'], 'range': f['range'], 'paper_row': m, 'paper_min': lo, 'paper_max': hi})
-    used = [d for d in [*b.values(), *a.values()] + [root / r['run'] for r in abl] if (d / 'run.json').is_file()]
+    used = [d for d in dict.fromkeys([*b.values(), *a.values()] + [root / r['run'] for r in abl])   # each run once
+            if (d / 'run.json').is_file()]
     date, machine = _runs_info(used)
     rel = os.path.relpath(root) if Path(root).resolve().is_relative_to(Path.cwd().resolve()) else str(root)
     # what the runs were trained with

@@ -75,6 +75,7 @@ def fixed_batch(p):
     hm = torch.stack([torch.from_numpy(render_heatmaps(q.numpy(), p.size, p.sigma)) for q in pts])
 
     class FixedBatch(torch.utils.data.Dataset):
+        n_points = 68                      # K, which today's `make_detector` reads off the training loader
         def set_epoch(self, e): pass
         def __len__(self): return p.bs
         def __getitem__(self, i): return x[i], hm[i], pts[i]

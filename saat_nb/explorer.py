@@ -16,7 +16,8 @@ from .runs import read_run_json, read_log, eval_curve
 from .hourglass import HourglassNet, decode_heatmaps
 from .checkpoint import read_checkpoint, detector_from
 from .attacker import Attacker, MASK_BG
-from .losses import fool_loss, reconstruction_loss, is_points, detector_target
+from .landmarks import is_points
+from .losses import fool_loss, reconstruction_loss, detector_target
 from .beta import adaptive_loss
 from .attack import attack_chain, attack_panels, PANELS
 from .metrics import nme, load_results

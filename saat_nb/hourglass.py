@@ -8,7 +8,7 @@ import math
 import torch
 from torch import nn
 import torch.nn.functional as F
-from .landmarks import flip_perm, mirror_points
+from .landmarks import flip_perm, mirror_points, is_points
 
 # %% auto #0
 __all__ = ['DECODERS', 'conv_bn_relu', 'Bottleneck', 'Hourglass', 'auto_depth', 'HourglassNet', 'fold_batchnorm',
@@ -201,7 +201,7 @@ def predict_landmarks(model: nn.Module, img: torch.Tensor, flip: bool = False, m
     was = model.training; model.eval()
     try:
         hm = model(img)[-1].float()                               # fp32 decoding, also under bf16 autocast
-        if hm.dim() == 3:                                         # points, not heatmaps
+        if is_points(hm):                                         # points (02_mdm's), not heatmaps
             if flip: hm = (hm + mirror_points(model(img.flip(-1))[-1].float(), img.shape[-1])) / 2
             return hm
         if flip: hm = (hm + flip_heatmaps(model(img.flip(-1))[-1].float())) / 2

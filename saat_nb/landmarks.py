@@ -10,7 +10,7 @@ import numpy as np
 
 # %% auto #0
 __all__ = ['IBUG68', 'WFLW98', 'SCHEMES', 'WFLW98_TO_IBUG68', 'LandmarkScheme', 'landmark_scheme', 'flip_perm', 'mirror_points',
-           'wflw98_from_ibug68', 'plot_scheme']
+           'wflw98_from_ibug68', 'plot_scheme', 'is_points']
 
 # %% ../nbs/00b_landmarks.ipynb #8d2967cd
 @dataclass(frozen=True)
@@ -130,3 +130,11 @@ def plot_scheme(pts, ax=None, title: str = '', pairs: bool = True):
     ax.set_title(title or f"{s.name}: {s.n_points} points", fontsize=9); ax.set_aspect('equal'); ax.axis('off')
     if not ax.yaxis_inverted(): ax.invert_yaxis()                   # image coordinates: y down
     return ax
+
+# %% ../nbs/00b_landmarks.ipynb #107873c6
+def is_points(preds) -> bool:
+    "True when `preds` (a tensor, or a list of them: one per stack or descent step) are shapes `(B,K,2)`, not heatmaps `(B,K,H,W)`."
+    if isinstance(preds, (list, tuple)):
+        if not preds: raise ValueError("is_points: `preds` is an empty list; expected one tensor per stack or step")
+        preds = preds[-1]
+    return preds.dim() == 3 and preds.shape[-1] == 2

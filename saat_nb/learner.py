@@ -22,7 +22,8 @@ from .runs import ADV_BN_MODES, UPDATE_ORDERS, ablation_config
 from .hourglass import HourglassNet, decode_heatmaps
 from .mdm import MDM, set_mean_shape, crop_mean_shape
 from .attacker import Attacker, Discriminator
-from .losses import detector_error, detector_target, is_points, attacker_total_loss, discriminator_loss
+from .landmarks import is_points
+from .losses import detector_error, detector_target, attacker_total_loss, discriminator_loss
 from .beta import adaptive_loss
 from .attack import AdvBatch
 from .metrics import nme

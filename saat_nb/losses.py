@@ -7,11 +7,12 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 from .core import Preset
+from .landmarks import is_points
 from .mdm import descent_loss
 
 # %% auto #0
-__all__ = ['heatmap_mse', 'is_points', 'detector_target', 'detector_error', 'fool_loss', 'attacker_gan_loss',
-           'discriminator_loss', 'reconstruction_loss', 'attacker_total_loss']
+__all__ = ['heatmap_mse', 'detector_target', 'detector_error', 'fool_loss', 'attacker_gan_loss', 'discriminator_loss',
+           'reconstruction_loss', 'attacker_total_loss']
 
 # %% ../nbs/04_losses.ipynb #09ec0321
 def _as_stacks(preds, who: str = 'heatmap_mse') -> list:
@@ -59,11 +60,6 @@ def heatmap_mse(preds, target, fg_weight: float = 0., reduction: str = 'mean'):
     return per.mean() if reduction == 'mean' else per
 
 # %% ../nbs/04_losses.ipynb #37697325
-def is_points(preds) -> bool:
-    "True when `preds` (a tensor or a list of them, one per stack or step) are shapes `(B,K,2)`, not heatmaps `(B,K,H,W)`."
-    last = _as_stacks(preds, 'is_points')[-1]
-    return last.dim() == 3 and last.shape[-1] == 2
-
 def detector_target(preds, hm, pts):
     "What the detector's error compares `preds` with: the points `(B,K,2)` for a shape regressor, else the heatmaps `(B,K,H,W)`."
     return pts if is_points(preds) else hm

@@ -175,8 +175,9 @@ def whole_worker(arm: str, cfg: str, threads: int, data: str) -> dict:
             'num_workers': p.num_workers, 'package': saat_nb.__file__}
 
 
-def _run(args: list, env: dict, what: str) -> dict:
-    r = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, cwd=REPO, env={**os.environ, **env})
+def _run(args: list, env: dict, what: str, script: str = __file__) -> dict:
+    "Run `script` (a benchmark tool) with `args` in a fresh process -> the dict its `RESULT ` line prints; exits when it fails."
+    r = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, cwd=REPO, env={**os.environ, **env})
     line = [l for l in r.stdout.splitlines() if l.startswith('RESULT ')]
     if r.returncode or not line: sys.exit(f"worker {what} failed:\n{r.stderr[-3000:]}")
     out = json.loads(line[-1][7:]); print(out, flush=True)
